@@ -1,0 +1,4 @@
+//! Reusable pieces of the chat page.
+
+pub mod composer;
+pub mod transcript;

@@ -1,0 +1,260 @@
+//! The agent: runs one turn of the workflow graph and streams its events.
+//!
+//! A turn is `start`, then the graph (`llm` → `tools` → `llm` … → end), then `complete`
+//! with the number of events sent; or `error` when it fails.
+
+mod graph;
+mod llm_node;
+mod tool_node;
+
+use std::{sync::Arc, time::Duration};
+
+use async_trait::async_trait;
+use protocol::{ErrorCode, ServerEvent};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::{
+    lang::{Lang, detect},
+    llm::{ChatMessage, Llm, LlmError, ToolCall},
+    mcp::{McpClient, McpError},
+};
+
+pub use graph::{AgentState, Graph, NodeId, Transition};
+
+/// Where a turn's events go: a WebSocket, an SSE stream, a REST response.
+#[async_trait]
+pub trait EventSink: Send {
+    /// Delivers one event. An error means nobody is listening any more.
+    async fn send(&mut self, event: ServerEvent) -> Result<(), SinkClosed>;
+}
+
+/// The receiver of a turn's events is gone.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("the event receiver is gone")]
+pub struct SinkClosed;
+
+/// Limits of the agent loop.
+#[derive(Debug, Clone)]
+pub struct AgentSettings {
+    /// The most LLM calls one turn may make.
+    pub max_iterations: u32,
+    /// The longest a whole turn may run.
+    pub turn_timeout: Duration,
+}
+
+/// Why a turn failed.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AgentError {
+    #[error(transparent)]
+    Toolbox(#[from] McpError),
+    #[error(transparent)]
+    Llm(#[from] LlmError),
+    #[error("the agent reached its limit of {0} iterations without an answer")]
+    IterationLimit(u32),
+    #[error("the turn took longer than {} s", .0.as_secs_f32())]
+    Timeout(Duration),
+    #[error("the turn was cancelled")]
+    Cancelled,
+    #[error(transparent)]
+    ClientGone(#[from] SinkClosed),
+}
+
+impl AgentError {
+    /// The stable code sent with the `error` event.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::Toolbox(McpError::Unavailable(_)) => ErrorCode::ToolboxUnavailable,
+            Self::Toolbox(McpError::Timeout { .. }) | Self::Timeout(_) => ErrorCode::Timeout,
+            Self::Llm(LlmError::Timeout) => ErrorCode::Timeout,
+            Self::Llm(_) => ErrorCode::LlmUnavailable,
+            Self::IterationLimit(_) => ErrorCode::IterationLimit,
+            Self::Cancelled | Self::ClientGone(_) => ErrorCode::Cancelled,
+        }
+    }
+
+    /// A clear message for the user, in their language, that leaks no internals.
+    pub fn user_message(&self, lang: Lang) -> String {
+        match (lang, self) {
+            (Lang::Es, Self::Toolbox(McpError::Unavailable(_))) => {
+                "El toolbox de herramientas no está disponible ahora mismo. Inténtalo de nuevo en unos segundos.".into()
+            }
+            (Lang::Es, Self::Toolbox(McpError::Timeout { tool, timeout })) => format!(
+                "La herramienta {tool} no respondió en {} s. Inténtalo de nuevo.",
+                timeout.as_secs_f32()
+            ),
+            (Lang::Es, Self::Llm(LlmError::Timeout)) => {
+                "El modelo de lenguaje no respondió a tiempo. Inténtalo de nuevo.".into()
+            }
+            (Lang::Es, Self::Llm(LlmError::Unavailable(_))) => {
+                "El modelo de lenguaje no está disponible ahora mismo. Inténtalo de nuevo más tarde.".into()
+            }
+            (Lang::Es, Self::Llm(LlmError::Refused(why))) => {
+                format!("El modelo de lenguaje rechazó la petición: {why}")
+            }
+            (Lang::Es, Self::IterationLimit(n)) => format!(
+                "El agente se detuvo tras {n} iteraciones sin llegar a una respuesta. Prueba a dividir la petición en partes."
+            ),
+            (Lang::Es, Self::Timeout(limit)) => format!(
+                "La respuesta tardó más de {} s y se canceló. Inténtalo de nuevo.",
+                limit.as_secs_f32()
+            ),
+            (Lang::Es, Self::Cancelled | Self::ClientGone(_)) => "Turno cancelado.".into(),
+            (Lang::En, Self::Toolbox(McpError::Unavailable(_))) => {
+                "The toolbox is unavailable right now. Please try again in a few seconds.".into()
+            }
+            (Lang::En, Self::Cancelled | Self::ClientGone(_)) => "Turn cancelled.".into(),
+            (Lang::En, Self::IterationLimit(n)) => format!(
+                "The agent stopped after {n} iterations without reaching an answer. Try splitting the request into parts."
+            ),
+            (Lang::En, other) => format!("{other}. Please try again."),
+        }
+    }
+}
+
+/// A tool call made during a turn, with what it returned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolRecord {
+    pub call: ToolCall,
+    pub result: String,
+    pub is_error: bool,
+}
+
+/// What a successful turn produced.
+#[derive(Debug, Clone)]
+pub struct TurnSummary {
+    pub response: String,
+    pub tool_calls: Vec<ToolRecord>,
+    /// Events sent before `complete`.
+    pub steps: u32,
+    /// This turn's conversation entries (user message, model replies, tool results),
+    /// to append to the history.
+    pub messages: Vec<ChatMessage>,
+}
+
+/// The agent: a workflow graph over an LLM and the MCP toolbox.
+pub struct Agent {
+    llm: Arc<dyn Llm>,
+    mcp: McpClient,
+    settings: AgentSettings,
+}
+
+impl Agent {
+    pub fn new(llm: Arc<dyn Llm>, mcp: McpClient, settings: AgentSettings) -> Self {
+        Self { llm, mcp, settings }
+    }
+
+    pub fn llm(&self) -> &dyn Llm {
+        self.llm.as_ref()
+    }
+
+    pub fn mcp(&self) -> &McpClient {
+        &self.mcp
+    }
+
+    /// Runs one turn for `input`, after `history`, sending every event to `sink`.
+    /// Ends with `complete` or `error` unless the sink is gone. `cancel` stops the
+    /// turn: the LLM call and the tool call in flight are dropped.
+    pub async fn run_turn(
+        &self,
+        turn_id: &str,
+        input: &str,
+        history: &[ChatMessage],
+        sink: &mut dyn EventSink,
+        cancel: &CancellationToken,
+    ) -> Result<TurnSummary, AgentError> {
+        let span = tracing::info_span!("turn", turn_id = %turn_id);
+        self.run_turn_inner(input, history, sink, cancel)
+            .instrument(span)
+            .await
+    }
+
+    async fn run_turn_inner(
+        &self,
+        input: &str,
+        history: &[ChatMessage],
+        sink: &mut dyn EventSink,
+        cancel: &CancellationToken,
+    ) -> Result<TurnSummary, AgentError> {
+        let started = std::time::Instant::now();
+        let lang = detect(input);
+        let mut emitter = Emitter { sink, sent: 0 };
+        let outcome = self.drive(input, history, lang, &mut emitter, cancel).await;
+        match outcome {
+            Ok(mut summary) => {
+                summary.steps = emitter.sent;
+                emitter
+                    .emit(ServerEvent::Complete {
+                        steps: emitter.sent,
+                    })
+                    .await?;
+                tracing::info!(
+                    steps = summary.steps,
+                    tool_calls = summary.tool_calls.len(),
+                    elapsed_ms = started.elapsed().as_secs_f64() * 1e3,
+                    "turn complete"
+                );
+                Ok(summary)
+            }
+            Err(AgentError::ClientGone(gone)) => {
+                tracing::info!("client went away during the turn");
+                Err(AgentError::ClientGone(gone))
+            }
+            Err(error) => {
+                tracing::warn!(error = %error, error.detail = ?error, "turn failed");
+                // The sink may be gone too; the error is returned either way.
+                let _ = emitter
+                    .emit(ServerEvent::error_with_code(
+                        error.code(),
+                        error.user_message(lang),
+                    ))
+                    .await;
+                Err(error)
+            }
+        }
+    }
+
+    async fn drive(
+        &self,
+        input: &str,
+        history: &[ChatMessage],
+        lang: Lang,
+        emitter: &mut Emitter<'_>,
+        cancel: &CancellationToken,
+    ) -> Result<TurnSummary, AgentError> {
+        let start = match lang {
+            Lang::Es => "Procesando tu solicitud...",
+            Lang::En => "Processing your request...",
+        };
+        emitter
+            .emit(ServerEvent::Start {
+                message: start.into(),
+            })
+            .await?;
+        let mut state = AgentState::new(history, input);
+        let graph = Graph::new(self.llm.as_ref(), &self.mcp, self.settings.max_iterations);
+        let timeout = self.settings.turn_timeout;
+        tokio::select! {
+            biased;
+            () = cancel.cancelled() => return Err(AgentError::Cancelled),
+            outcome = tokio::time::timeout(timeout, graph.run(&mut state, emitter, lang)) => {
+                outcome.map_err(|_| AgentError::Timeout(timeout))??;
+            }
+        }
+        Ok(state.into_summary(history.len()))
+    }
+}
+
+/// Counts the events of a turn on their way to the sink.
+pub struct Emitter<'a> {
+    sink: &'a mut dyn EventSink,
+    sent: u32,
+}
+
+impl Emitter<'_> {
+    pub async fn emit(&mut self, event: ServerEvent) -> Result<(), SinkClosed> {
+        self.sink.send(event).await?;
+        self.sent += 1;
+        Ok(())
+    }
+}

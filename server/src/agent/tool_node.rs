@@ -1,0 +1,65 @@
+//! The `tools` node: runs the tool calls the model asked for through MCP.
+
+use protocol::ServerEvent;
+
+use super::{
+    AgentError, ToolRecord,
+    graph::{AgentState, NodeContext, Transition, after_tools},
+};
+use crate::{
+    llm::{ChatMessage, ToolOutcome},
+    mcp::McpClient,
+};
+
+pub struct ToolNode<'a> {
+    mcp: &'a McpClient,
+}
+
+impl<'a> ToolNode<'a> {
+    pub fn new(mcp: &'a McpClient) -> Self {
+        Self { mcp }
+    }
+
+    pub async fn run(
+        &self,
+        state: &mut AgentState,
+        ctx: &mut NodeContext<'_, '_>,
+    ) -> Result<Transition, AgentError> {
+        let calls = std::mem::take(&mut state.pending);
+        let mut outcomes = Vec::with_capacity(calls.len());
+        for call in calls {
+            ctx.emit(ServerEvent::ToolCall {
+                tool: call.name.clone(),
+                args: call.args.clone(),
+            })
+            .await?;
+            let started = std::time::Instant::now();
+            let output = self.mcp.call(&call.name, &call.args).await?;
+            tracing::debug!(
+                tool = %call.name,
+                is_error = output.is_error,
+                elapsed_us = started.elapsed().as_micros() as u64,
+                "tool call"
+            );
+            ctx.emit(ServerEvent::ToolResult {
+                tool: call.name.clone(),
+                result: output.text.clone(),
+                is_error: output.is_error,
+            })
+            .await?;
+            outcomes.push(ToolOutcome {
+                call_id: call.id.clone(),
+                name: call.name.clone(),
+                content: output.text.clone(),
+                is_error: output.is_error,
+            });
+            state.tool_log.push(ToolRecord {
+                call,
+                result: output.text,
+                is_error: output.is_error,
+            });
+        }
+        state.messages.push(ChatMessage::ToolResults(outcomes));
+        Ok(after_tools(state))
+    }
+}

@@ -1,0 +1,125 @@
+//! The server's settings: one typed configuration, loaded once from command-line flags
+//! and environment variables (flags win), documented by `--help`.
+
+use std::{net::IpAddr, time::Duration};
+
+use clap::Parser;
+use toolbox::telemetry::LogFormat;
+
+/// toolstream: chat with an AI agent that uses MCP tools, streamed live.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "server", version)]
+pub struct Settings {
+    /// Address to bind.
+    #[arg(long, env = "HOST", default_value = "0.0.0.0")]
+    pub host: IpAddr,
+
+    /// Port to listen on (UI, /ws, /api, /health).
+    #[arg(long, env = "PORT", default_value_t = 8000)]
+    pub port: u16,
+
+    /// The MCP toolbox to use, e.g. `http://mcp-server:8000` (`/mcp` is added when the
+    /// URL has no path). Unset: the server runs the toolbox itself at `/mcp` on its own
+    /// port and reaches it over HTTP.
+    #[arg(long, env = "MCP_SERVER_URL", value_parser = parse_mcp_url)]
+    pub mcp_server_url: Option<String>,
+
+    /// Log filter: a level (`info`, `debug`) or an `EnvFilter` directive.
+    #[arg(long, env = "LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+
+    /// Log line format: `json` for containers, `pretty` for terminals.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t)]
+    pub log_format: LogFormat,
+
+    /// The most LLM calls one turn may make before it stops with an error.
+    #[arg(long, env = "AGENT_MAX_ITERATIONS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub max_iterations: u32,
+
+    /// Seconds one whole turn may take.
+    #[arg(long, env = "TURN_TIMEOUT_SECS", default_value = "120", value_parser = parse_secs)]
+    pub turn_timeout: Duration,
+
+    /// Seconds one tool call may take.
+    #[arg(long, env = "TOOL_TIMEOUT_SECS", default_value = "30", value_parser = parse_secs)]
+    pub tool_timeout: Duration,
+
+    /// Largest WebSocket message accepted, in bytes.
+    #[arg(long, env = "MAX_MESSAGE_BYTES", default_value_t = 64 * 1024)]
+    pub max_message_bytes: usize,
+
+    /// Longest user message accepted, in characters.
+    #[arg(long, env = "MAX_CONTENT_CHARS", default_value_t = 4000)]
+    pub max_content_chars: usize,
+
+    /// Messages a connection may queue while one of its turns runs; more are refused.
+    #[arg(long, env = "MAX_QUEUED_TURNS", default_value_t = 8)]
+    pub max_queued_turns: usize,
+}
+
+impl Settings {
+    /// Defaults for tests and embedding: loopback, a free port, the embedded toolbox.
+    pub fn for_tests() -> Self {
+        let mut settings = Self::parse_from(["server"]);
+        settings.host = IpAddr::from([127, 0, 0, 1]);
+        settings.port = 0;
+        settings.mcp_server_url = None;
+        settings
+    }
+}
+
+/// Parses seconds, fractions allowed (`0.5`).
+pub fn parse_secs(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number of seconds"))?;
+    if secs.is_finite() && secs > 0.0 && secs < 1e9 {
+        Ok(Duration::from_secs_f64(secs))
+    } else {
+        Err(format!("{text:?} must be a positive number of seconds"))
+    }
+}
+
+/// Accepts `http(s)://host[:port][/path]`; an empty path becomes `/mcp`.
+pub fn parse_mcp_url(text: &str) -> Result<String, String> {
+    let url =
+        reqwest::Url::parse(text.trim()).map_err(|e| format!("{text:?} is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(format!(
+            "{text:?} must be an http:// or https:// URL with a host"
+        ));
+    }
+    let mut url = url;
+    if url.path().is_empty() || url.path() == "/" {
+        url.set_path("/mcp");
+    }
+    Ok(url.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mcp_urls_get_their_path() {
+        assert_eq!(
+            parse_mcp_url("http://mcp-server:8000").unwrap(),
+            "http://mcp-server:8000/mcp"
+        );
+        assert_eq!(
+            parse_mcp_url("http://h:1/custom").unwrap(),
+            "http://h:1/custom"
+        );
+        assert!(parse_mcp_url("mcp-server:8000").is_err());
+        assert!(parse_mcp_url("ftp://x").is_err());
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let err = Settings::try_parse_from(["server", "--port", "99999"]).unwrap_err();
+        assert!(err.to_string().contains("--port"), "{err}");
+        let err = Settings::try_parse_from(["server", "--tool-timeout", "soon"]).unwrap_err();
+        assert!(err.to_string().contains("--tool-timeout"), "{err}");
+    }
+}

@@ -1,0 +1,14 @@
+//! The toolstream agent server: serves the chat UI, runs agent turns for WebSocket
+//! clients, and reaches the MCP toolbox over HTTP.
+
+pub mod agent;
+pub mod config;
+pub mod lang;
+pub mod llm;
+pub mod mcp;
+pub mod startup;
+pub mod state;
+pub mod ws;
+
+pub use config::Settings;
+pub use startup::Application;

@@ -1,0 +1,13 @@
+//! The `server` binary: loads settings, sets up logging, runs until SIGTERM or Ctrl-C.
+
+use clap::Parser;
+use server::{Application, Settings};
+use toolbox::{signal::shutdown_signal, telemetry};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let settings = Settings::parse();
+    telemetry::init(&settings.log_level, settings.log_format)?;
+    let application = Application::build(settings).await?;
+    application.run_until_stopped(shutdown_signal()).await
+}

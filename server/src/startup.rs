@@ -1,0 +1,210 @@
+//! Builds the application from its settings and runs it.
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use axum::{
+    Json, Router, http::StatusCode, response::IntoResponse, routing::get, serve::ListenerExt,
+};
+use leptos::config::LeptosOptions;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tower_http::{services::ServeDir, trace::TraceLayer};
+
+use crate::{
+    agent::{Agent, AgentSettings},
+    config::Settings,
+    llm::{Llm, planner::LocalPlanner},
+    mcp::{McpClient, McpSettings},
+    state::AppState,
+    ws,
+};
+
+/// The toolbox's MCP service, mounted at `/mcp` when no `MCP_SERVER_URL` is set.
+pub type EmbeddedToolbox = rmcp::transport::streamable_http_server::StreamableHttpService<
+    toolbox::Calculator,
+    rmcp::transport::streamable_http_server::session::local::LocalSessionManager,
+>;
+
+/// How long shutdown waits for turns in flight before closing their sockets.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// A built, bound, not yet running server.
+pub struct Application {
+    listener: TcpListener,
+    address: SocketAddr,
+    router: Router,
+    state: AppState,
+    /// Stops the embedded toolbox's sessions once the server has stopped.
+    toolbox_shutdown: CancellationToken,
+}
+
+impl Application {
+    /// Binds the listener and wires every part, without serving yet.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let llm: Arc<dyn Llm> = Arc::new(LocalPlanner::default());
+        Self::build_with_llm(settings, llm).await
+    }
+
+    /// Like [`Application::build`], with the given LLM.
+    pub async fn build_with_llm(settings: Settings, llm: Arc<dyn Llm>) -> anyhow::Result<Self> {
+        let bind = SocketAddr::new(settings.host, settings.port);
+        let listener = TcpListener::bind(bind)
+            .await
+            .with_context(|| format!("cannot listen on {bind} (PORT/HOST)"))?;
+        let address = listener.local_addr()?;
+
+        let toolbox_shutdown = CancellationToken::new();
+        let (mcp_url, embedded_toolbox) = match &settings.mcp_server_url {
+            Some(url) => (url.clone(), None),
+            None => (
+                format!("http://{}/mcp", loopback(address)),
+                Some(toolbox::mcp_service(
+                    &toolbox::AccessPolicy::default(),
+                    toolbox_shutdown.clone(),
+                )),
+            ),
+        };
+        let mcp = McpClient::new(McpSettings {
+            url: mcp_url,
+            call_timeout: settings.tool_timeout,
+            connect_timeout: Duration::from_secs(5),
+            max_concurrent_calls: 1024,
+        });
+        let agent = Arc::new(Agent::new(
+            llm,
+            mcp,
+            AgentSettings {
+                max_iterations: settings.max_iterations,
+                turn_timeout: settings.turn_timeout,
+            },
+        ));
+        let state = AppState {
+            leptos_options: leptos_options()?,
+            agent,
+            settings: Arc::new(settings),
+            shutdown: CancellationToken::new(),
+            sessions: TaskTracker::new(),
+        };
+        let router = router(state.clone(), embedded_toolbox);
+        Ok(Self {
+            listener,
+            address,
+            router,
+            state,
+            toolbox_shutdown,
+        })
+    }
+
+    /// The address the server listens on (with the real port when bound to port 0).
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `signal` resolves, then shuts down gracefully: new WebSocket
+    /// sessions stop, turns in flight finish (within a grace period), their sockets
+    /// close with 1001, and the listener stops.
+    pub async fn run_until_stopped(
+        self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let state = self.state;
+        let info = state.agent.llm().info().clone();
+        tracing::info!(
+            address = %self.address,
+            llm.provider = %info.provider,
+            llm.model = %info.model,
+            mcp.url = %state.agent.mcp().url(),
+            "toolstream server listening"
+        );
+        // Connect to the toolbox early, so the first turn does not pay for it.
+        let agent = state.agent.clone();
+        tokio::spawn(async move {
+            if let Ok(tools) = agent.mcp().tools().await {
+                let names: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
+                tracing::info!(tools = ?names, "toolbox tools listed");
+            }
+        });
+
+        let shutdown = state.shutdown.clone();
+        let sessions = state.sessions.clone();
+        let listener = self.listener.tap_io(|tcp| {
+            // Small frames in both directions: Nagle's delay would dominate latency.
+            let _ = tcp.set_nodelay(true);
+        });
+        axum::serve(listener, self.router)
+            .with_graceful_shutdown(async move {
+                signal.await;
+                tracing::info!("shutting down: finishing turns in flight");
+                shutdown.cancel();
+                sessions.close();
+                if tokio::time::timeout(SHUTDOWN_GRACE, sessions.wait())
+                    .await
+                    .is_err()
+                {
+                    tracing::warn!("grace period over; closing remaining sessions");
+                }
+            })
+            .await
+            .context("server error")?;
+        self.toolbox_shutdown.cancel();
+        state.agent.mcp().close().await;
+        tracing::info!("server stopped");
+        Ok(())
+    }
+}
+
+/// A loopback address to reach a listener bound to `address`.
+fn loopback(address: SocketAddr) -> SocketAddr {
+    let ip = match address.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv6() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    SocketAddr::new(ip, address.port())
+}
+
+/// Leptos settings from `LEPTOS_*` variables (set by cargo-leptos and the container).
+fn leptos_options() -> anyhow::Result<LeptosOptions> {
+    let mut options = leptos::config::get_configuration(None)
+        .context("invalid LEPTOS_* settings")?
+        .leptos_options;
+    if options.output_name.is_empty() {
+        options.output_name = "toolstream".into();
+    }
+    Ok(options)
+}
+
+/// Every route of the server.
+pub fn router(state: AppState, embedded_toolbox: Option<EmbeddedToolbox>) -> Router {
+    let options = state.leptos_options.clone();
+    let page = leptos_axum::render_app_to_stream(move || app::shell(options.clone()));
+    let assets = ServeDir::new(&*state.leptos_options.site_root)
+        .precompressed_br()
+        .precompressed_gzip()
+        .fallback(get(not_found).with_state(()));
+    let mut router = Router::new()
+        .route("/", get(page))
+        .route("/ws", get(ws::upgrade))
+        .route("/health", get(health));
+    if let Some(toolbox) = embedded_toolbox {
+        router = router.nest_service("/mcp", toolbox);
+    }
+    router
+        .fallback_service(assets)
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn health() -> impl IntoResponse {
+    Json(json!({ "status": "healthy", "service": "websocket-agent" }))
+}
+
+async fn not_found() -> impl IntoResponse {
+    (StatusCode::NOT_FOUND, "not found")
+}

@@ -1,0 +1,146 @@
+//! Spawns the real application on a free port and talks to it like a client would.
+
+use std::{net::SocketAddr, time::Duration};
+
+use futures::{SinkExt, StreamExt};
+use protocol::{ServerEvent, ServerFrame};
+use server::{Application, Settings};
+use tokio::net::TcpStream;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, tungstenite::Message};
+use tokio_util::sync::CancellationToken;
+
+/// How long a test waits for one event before failing.
+pub const EVENT_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct TestApp {
+    pub address: SocketAddr,
+    stop: CancellationToken,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+fn init_logs() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        let _ = toolbox::telemetry::init("debug", toolbox::telemetry::LogFormat::Pretty);
+    }
+}
+
+/// The server with default settings, its embedded toolbox, on a free port.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// The server with settings adjusted by `configure`.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    init_logs();
+    let mut settings = Settings::for_tests();
+    configure(&mut settings);
+    let application = Application::build(settings)
+        .await
+        .expect("application builds");
+    let address = application.address();
+    let stop = CancellationToken::new();
+    let signal = stop.clone();
+    tokio::spawn(async move {
+        application
+            .run_until_stopped(async move { signal.cancelled().await })
+            .await
+            .expect("server runs");
+    });
+    TestApp { address, stop }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    /// A WebSocket client on `/ws`, past the `ready` event.
+    pub async fn connect(&self) -> WsClient {
+        let mut client = self.connect_raw().await;
+        match client.next_event().await {
+            ServerEvent::Ready { .. } => client,
+            other => panic!("expected ready first, got {other:?}"),
+        }
+    }
+
+    /// A WebSocket client on `/ws` that has read nothing yet.
+    pub async fn connect_raw(&self) -> WsClient {
+        let (socket, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", self.address))
+            .await
+            .expect("WebSocket connects");
+        WsClient { socket }
+    }
+}
+
+pub struct WsClient {
+    pub socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl WsClient {
+    pub async fn send_text(&mut self, text: &str) {
+        self.socket
+            .send(Message::text(text))
+            .await
+            .expect("frame sent");
+    }
+
+    /// Sends `{"type":"message","content":…}`.
+    pub async fn say(&mut self, content: &str) {
+        let frame = serde_json::json!({ "type": "message", "content": content });
+        self.send_text(&frame.to_string()).await;
+    }
+
+    /// The next frame, as parsed metadata and event.
+    pub async fn next_frame(&mut self) -> ServerFrame {
+        loop {
+            let message = tokio::time::timeout(EVENT_TIMEOUT, self.socket.next())
+                .await
+                .expect("an event within the timeout")
+                .expect("the socket is open")
+                .expect("a valid frame");
+            match message {
+                Message::Text(text) => {
+                    return serde_json::from_str(&text)
+                        .unwrap_or_else(|e| panic!("invalid event {text}: {e}"));
+                }
+                Message::Ping(_) | Message::Pong(_) => continue,
+                other => panic!("unexpected frame {other:?}"),
+            }
+        }
+    }
+
+    pub async fn next_event(&mut self) -> ServerEvent {
+        self.next_frame().await.event
+    }
+
+    /// Every event of one turn, up to and including `complete` or `error`.
+    pub async fn turn(&mut self, content: &str) -> Vec<ServerEvent> {
+        self.say(content).await;
+        self.collect_turn().await
+    }
+
+    pub async fn collect_turn(&mut self) -> Vec<ServerEvent> {
+        let mut events = Vec::new();
+        loop {
+            let event = self.next_event().await;
+            let done = event.is_terminal();
+            events.push(event);
+            if done {
+                return events;
+            }
+        }
+    }
+}
+
+/// Shorthand for the object `{"a": a, "b": b}` as JSON text.
+pub fn args_json(event: &ServerEvent) -> String {
+    match event {
+        ServerEvent::ToolCall { args, .. } => serde_json::to_string(args).unwrap(),
+        other => panic!("not a tool_call: {other:?}"),
+    }
+}
