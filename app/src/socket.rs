@@ -47,40 +47,33 @@ impl Socket {
         state.status.set(Status::Connecting);
         self.generation.update_value(|g| *g += 1);
         let generation = self.generation.get_value();
-        let (mut writer, mut reader) = socket.split();
+        let current = move || self.generation.get_value() == generation;
         let (outbox, mut pending) = mpsc::unbounded::<String>();
         self.outbox.set_value(Some(outbox));
 
+        // One task owns the socket: dropping it (when the outbox closes on Disconnect,
+        // or the server goes away) is what closes the connection.
         spawn_local(async move {
-            while let Some(text) = pending.next().await {
-                if writer.send(Message::Text(text)).await.is_err() {
-                    break;
+            let mut socket = socket.fuse();
+            loop {
+                futures::select! {
+                    outgoing = pending.next() => match outgoing {
+                        Some(text) => {
+                            if socket.send(Message::Text(text)).await.is_err() {
+                                break;
+                            }
+                        }
+                        None => break,
+                    },
+                    incoming = socket.next() => match incoming {
+                        Some(Ok(Message::Text(text))) if current() => receive(state, &text),
+                        Some(Ok(_)) => {}
+                        Some(Err(_)) | None => break,
+                    },
                 }
             }
-            let _ = writer.close().await;
-        });
-
-        spawn_local(async move {
-            while let Some(message) = reader.next().await {
-                let Ok(Message::Text(text)) = message else {
-                    if message.is_err() {
-                        break;
-                    }
-                    continue;
-                };
-                let Ok(frame) = serde_json::from_str::<ServerFrame>(&text) else {
-                    continue; // An event type this client does not know yet.
-                };
-                if let ServerEvent::Ready { llm, .. } = &frame.event {
-                    state.status.set(Status::Connected);
-                    state.llm.set(Some(llm.label.clone()));
-                    state.notice("Connected to the agent");
-                }
-                if let Some(entry) = entry_for(state.next_id(), &frame) {
-                    state.push(entry);
-                }
-            }
-            if self.generation.get_value() == generation {
+            drop(socket);
+            if current() {
                 self.outbox.set_value(None);
                 state.status.set(Status::Disconnected);
                 state.notice("Disconnected");
@@ -90,8 +83,14 @@ impl Socket {
 
     /// Closes the connection, if one is open.
     pub fn disconnect(self) {
-        // Dropping the sender ends the writer, which closes the socket.
+        if self.outbox.with_value(Option::is_none) {
+            return;
+        }
+        // The old connection's task sees it is stale and drops the socket.
+        self.generation.update_value(|g| *g += 1);
         self.outbox.set_value(None);
+        self.state.status.set(Status::Disconnected);
+        self.state.notice("Disconnected");
     }
 
     /// Sends a user message on the open connection.
@@ -108,6 +107,21 @@ impl Socket {
         if !sent {
             self.state.notice("Not connected: press Connect first");
         }
+    }
+}
+
+/// Applies one server frame to the page.
+fn receive(state: ChatState, text: &str) {
+    let Ok(frame) = serde_json::from_str::<ServerFrame>(text) else {
+        return; // An event type this client does not know yet.
+    };
+    if let ServerEvent::Ready { llm, .. } = &frame.event {
+        state.status.set(Status::Connected);
+        state.llm.set(Some(llm.label.clone()));
+        state.notice("Connected to the agent");
+    }
+    if let Some(entry) = entry_for(state.next_id(), &frame) {
+        state.push(entry);
     }
 }
 

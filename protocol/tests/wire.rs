@@ -1,5 +1,7 @@
 //! Every wire type against fixed JSON: the exact bytes we send, and what we accept.
 
+#![allow(clippy::unwrap_used)] // Tests fail loudly by design.
+
 use protocol::{
     Args, ClientMessage, ErrorCode, LlmDescriptor, Node, ServerEvent, ServerFrame, ToolDescriptor,
     format_number,

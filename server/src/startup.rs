@@ -10,7 +10,7 @@ use leptos::config::LeptosOptions;
 use serde_json::json;
 use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
-use tower_http::{services::ServeDir, trace::TraceLayer};
+use tower_http::{catch_panic::CatchPanicLayer, services::ServeDir, trace::TraceLayer};
 
 use crate::{
     agent::{Agent, AgentSettings},
@@ -20,12 +20,6 @@ use crate::{
     state::AppState,
     ws,
 };
-
-/// The toolbox's MCP service, mounted at `/mcp` when no `MCP_SERVER_URL` is set.
-pub type EmbeddedToolbox = rmcp::transport::streamable_http_server::StreamableHttpService<
-    toolbox::Calculator,
-    rmcp::transport::streamable_http_server::session::local::LocalSessionManager,
->;
 
 /// How long shutdown waits for turns in flight before closing their sockets.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -49,6 +43,8 @@ impl Application {
 
     /// Like [`Application::build`], with the given LLM.
     pub async fn build_with_llm(settings: Settings, llm: Arc<dyn Llm>) -> anyhow::Result<Self> {
+        // Leptos renders on tokio; registering is idempotent, so failure means done.
+        let _ = any_spawner::Executor::init_tokio();
         let bind = SocketAddr::new(settings.host, settings.port);
         let listener = TcpListener::bind(bind)
             .await
@@ -60,7 +56,7 @@ impl Application {
             Some(url) => (url.clone(), None),
             None => (
                 format!("http://{}/mcp", loopback(address)),
-                Some(toolbox::mcp_service(
+                Some(toolbox::mcp_router(
                     &toolbox::AccessPolicy::default(),
                     toolbox_shutdown.clone(),
                 )),
@@ -181,7 +177,8 @@ fn leptos_options() -> anyhow::Result<LeptosOptions> {
 }
 
 /// Every route of the server.
-pub fn router(state: AppState, embedded_toolbox: Option<EmbeddedToolbox>) -> Router {
+/// `embedded_toolbox` is the toolbox's `/mcp` router, when it runs in-process.
+pub fn router(state: AppState, embedded_toolbox: Option<Router<AppState>>) -> Router {
     let options = state.leptos_options.clone();
     let page = leptos_axum::render_app_to_stream(move || app::shell(options.clone()));
     let assets = ServeDir::new(&*state.leptos_options.site_root)
@@ -193,11 +190,12 @@ pub fn router(state: AppState, embedded_toolbox: Option<EmbeddedToolbox>) -> Rou
         .route("/ws", get(ws::upgrade))
         .route("/health", get(health));
     if let Some(toolbox) = embedded_toolbox {
-        router = router.nest_service("/mcp", toolbox);
+        router = router.merge(toolbox);
     }
     router
         .fallback_service(assets)
         .layer(TraceLayer::new_for_http())
+        .layer(CatchPanicLayer::new())
         .with_state(state)
 }
 

@@ -8,7 +8,7 @@ pub mod calculator;
 pub mod signal;
 pub mod telemetry;
 
-use axum::{Json, Router, routing::get};
+use axum::{Json, Router, http::StatusCode, routing::get};
 use rmcp::transport::streamable_http_server::{
     StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
 };
@@ -69,11 +69,32 @@ pub fn mcp_service(
     StreamableHttpService::new(move || Ok(calculator.clone()), Default::default(), config)
 }
 
+/// The MCP endpoint alone, mounted at `/mcp`: what the agent server embeds.
+pub fn mcp_router<S>(policy: &AccessPolicy, shutdown: CancellationToken) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    Router::new()
+        .nest_service("/mcp", mcp_service(policy, shutdown))
+        .layer(axum::middleware::map_response(session_delete_no_content))
+}
+
 /// The toolbox's HTTP surface: `/mcp` and `GET /health`.
 pub fn router(policy: &AccessPolicy, shutdown: CancellationToken) -> Router {
-    Router::new()
-        .route("/health", get(health))
-        .nest_service("/mcp", mcp_service(policy, shutdown))
+    mcp_router(policy, shutdown).route("/health", get(health))
+}
+
+/// rmcp acknowledges a session `DELETE` with 202; clients such as the official Python
+/// SDK expect 200 or 204 and log a failure otherwise. A terminated session has no
+/// content to return, so say so.
+async fn session_delete_no_content(
+    method: axum::http::Method,
+    mut response: axum::response::Response,
+) -> axum::response::Response {
+    if method == axum::http::Method::DELETE && response.status() == StatusCode::ACCEPTED {
+        *response.status_mut() = StatusCode::NO_CONTENT;
+    }
+    response
 }
 
 async fn health() -> Json<Value> {

@@ -1,5 +1,7 @@
 //! The toolbox through real MCP clients over HTTP on a random port.
 
+#![allow(clippy::unwrap_used)] // Tests fail loudly by design.
+
 use std::net::SocketAddr;
 
 use rmcp::{
@@ -243,6 +245,22 @@ async fn session_based_2025_11_25_clients_work() {
     )
     .await;
     assert_eq!(result["result"]["content"][0]["text"], "150");
+
+    // Ending the session answers 204, and the session is gone afterwards.
+    let ended = reqwest::Client::new()
+        .delete(&url)
+        .header("mcp-session-id", session.as_str())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ended.status(), 204);
+    let after = post(
+        &url,
+        &headers,
+        json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list"}),
+    )
+    .await;
+    assert_eq!(after.status(), 404);
 }
 
 #[tokio::test]

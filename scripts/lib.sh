@@ -1,0 +1,60 @@
+# Shared by scripts/run.sh and scripts/test.sh: installs what toolstream needs on a
+# fresh Debian machine, skipping whatever is already there. Source it; do not run it.
+# Nothing is downloaded from GitHub: every tool comes from crates.io, npm, PyPI or apt.
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS="$ROOT/.tools"
+CARGO_LEPTOS_VERSION="0.3.10"
+BINARYEN_VERSION="132.0.0"
+export PATH="$TOOLS/node_modules/.bin:$HOME/.cargo/bin:$PATH"
+# Keep cargo-leptos from trying to download anything: the tools are on PATH.
+export LEPTOS_WASM_OPT_VERSION="version_132"
+
+step() { printf '\n\033[1;34m==> %s\033[0m\n' "$*"; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# The wasm-bindgen crate version pinned in Cargo.lock: the CLI must match it exactly.
+wasm_bindgen_version() {
+  awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$ROOT/Cargo.lock"
+}
+
+install_build_tools() {
+  step "Build tools (wasm target, cargo-leptos, wasm-bindgen, wasm-opt)"
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    rustup target add wasm32-unknown-unknown
+  fi
+  if ! cargo leptos --version 2>/dev/null | grep -qx "cargo-leptos $CARGO_LEPTOS_VERSION"; then
+    cargo install --locked cargo-leptos --version "$CARGO_LEPTOS_VERSION"
+  fi
+  local wb
+  wb="$(wasm_bindgen_version)"
+  if ! wasm-bindgen --version 2>/dev/null | grep -q " $wb\b"; then
+    # Without --locked: its lock file pins a crate this registry no longer serves.
+    cargo install wasm-bindgen-cli --version "$wb"
+  fi
+  # wasm-opt from npm's binaryen: Debian's binaryen 108 silently breaks hydration.
+  if ! wasm-opt --version 2>/dev/null | grep -q "version ${BINARYEN_VERSION%%.*}"; then
+    npm install --prefix "$TOOLS" --no-audit --no-fund --silent "binaryen@$BINARYEN_VERSION"
+  fi
+  echo "rust wasm target, $(cargo leptos --version), $(wasm-bindgen --version), $(wasm-opt --version)"
+}
+
+install_test_tools() {
+  step "Test tools (Chromium, Playwright, Python MCP SDK)"
+  if ! [ -x /usr/bin/chromium ]; then
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+  fi
+  if ! [ -d "$ROOT/end2end/node_modules/@playwright/test" ]; then
+    # Playwright drives Debian's Chromium; it never downloads a browser of its own.
+    (cd "$ROOT/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent)
+  fi
+  if ! "$TOOLS/venv/bin/python" -c 'import mcp' 2>/dev/null; then
+    python3 -m venv "$TOOLS/venv"
+    "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/scripts/requirements-test.txt"
+  fi
+  echo "$(/usr/bin/chromium --version 2>/dev/null), playwright $(cd "$ROOT/end2end" && npx playwright --version)"
+}

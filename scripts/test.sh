@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs every test of toolstream, installing whatever is missing first.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+install_build_tools
+install_test_tools
+
+step "Formatting"
+cargo fmt --all -- --check
+
+step "Rust tests (protocol, toolbox, server, app), release build"
+# Release, so the same build serves the browser tests below.
+cargo test --release --workspace --exclude frontend
+
+step "Frontend (WASM) build"
+cargo leptos build --release --precompress --frontend-only
+
+step "Official Python MCP SDK client (2025-11-25 sessions) against the toolbox"
+"$TOOLS/venv/bin/python" toolbox/tests/python/legacy_sdk_client.py ./target/release/toolbox
+
+step "Browser tests (Playwright, headless Chromium)"
+(cd end2end && npx playwright test)
+
+step "All tests passed"
