@@ -238,3 +238,38 @@ async fn every_turn_event_carries_the_turn_id_and_time() {
     }
     assert_eq!(turn_ids.len(), 1);
 }
+
+#[tokio::test]
+async fn an_external_toolbox_is_used_when_mcp_server_url_is_set() {
+    // A standalone toolbox on its own port, as in Compose or Kubernetes.
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let toolbox = toolbox::router(&toolbox::AccessPolicy::default(), shutdown.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let toolbox_address = listener.local_addr().unwrap();
+    let token = shutdown.clone();
+    tokio::spawn(async move {
+        axum::serve(listener, toolbox)
+            .with_graceful_shutdown(token.cancelled_owned())
+            .await
+            .unwrap();
+    });
+
+    // The URL without a path, as operators write it (`/mcp` is implied).
+    let app = crate::helpers::spawn_app_with(|settings| {
+        settings.mcp_server_url =
+            Some(server::config::parse_mcp_url(&format!("http://{toolbox_address}")).unwrap());
+    })
+    .await;
+    // The server does not serve the toolbox itself in this mode.
+    let embedded = reqwest::Client::new()
+        .post(app.url("/mcp"))
+        .send()
+        .await
+        .unwrap();
+    assert!(embedded.status().is_client_error(), "{}", embedded.status());
+
+    let mut client = app.connect().await;
+    let events = client.turn("Suma 100 y 50").await;
+    assert_single_tool_turn(&events, "add", r#"{"a":100,"b":50}"#, "150");
+    shutdown.cancel();
+}
