@@ -84,7 +84,8 @@ pub fn entry_for(id: u64, frame: &ServerFrame) -> Option<Entry> {
         failed: false,
     };
     Some(match &frame.event {
-        ServerEvent::Ready { .. } => return None,
+        // The streamed pieces are shown by the whole `response` that follows.
+        ServerEvent::Ready { .. } | ServerEvent::ResponseDelta { .. } => return None,
         ServerEvent::Start { message } => entry(EntryKind::Start, None, message.clone()),
         ServerEvent::Step { node, message } => entry(
             EntryKind::Step,
@@ -110,6 +111,7 @@ pub fn entry_for(id: u64, frame: &ServerFrame) -> Option<Entry> {
             None,
             format!("Completed in {steps} steps"),
         ),
+        ServerEvent::Cancelled {} => entry(EntryKind::Notice, None, "Stopped".into()),
         ServerEvent::Error { message, .. } => entry(EntryKind::Error, None, message.clone()),
     })
 }

@@ -23,10 +23,12 @@ pub type Args = serde_json::Map<String, Value>;
 pub enum ClientMessage {
     /// Run one agent turn for this user message.
     Message { content: String },
+    /// Stop the turn in progress (and drop the queued ones); answered by `cancelled`.
+    Cancel {},
 }
 
 /// The `type` names a client may send, for error messages.
-pub const CLIENT_MESSAGE_TYPES: &[&str] = &["message"];
+pub const CLIENT_MESSAGE_TYPES: &[&str] = &["message", "cancel"];
 
 /// An event the server streams to a client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,10 +59,16 @@ pub enum ServerEvent {
         #[serde(default, skip_serializing_if = "is_false")]
         is_error: bool,
     },
+    /// A piece of the answer as the model streams it. The whole answer still
+    /// follows as `response`. Pieces sent before a `tool_call` were the model
+    /// thinking aloud, not the answer.
+    ResponseDelta { content: String },
     /// The final answer of the turn, whole.
     Response { content: String },
     /// The turn ended; `steps` counts the events sent for the turn before this one.
     Complete { steps: u32 },
+    /// The turn stopped because the client asked (`cancel`). Ends the turn.
+    Cancelled {},
     /// Something went wrong; `message` is clear and safe to show to a user.
     Error {
         message: String,
@@ -188,15 +196,20 @@ impl ServerEvent {
             Self::Step { .. } => "step",
             Self::ToolCall { .. } => "tool_call",
             Self::ToolResult { .. } => "tool_result",
+            Self::ResponseDelta { .. } => "response_delta",
             Self::Response { .. } => "response",
             Self::Complete { .. } => "complete",
+            Self::Cancelled { .. } => "cancelled",
             Self::Error { .. } => "error",
         }
     }
 
     /// Whether this event ends a turn.
     pub fn is_terminal(&self) -> bool {
-        matches!(self, Self::Complete { .. } | Self::Error { .. })
+        matches!(
+            self,
+            Self::Complete { .. } | Self::Error { .. } | Self::Cancelled { .. }
+        )
     }
 }
 

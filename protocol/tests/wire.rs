@@ -37,6 +37,31 @@ fn client_message_round_trips() {
 }
 
 #[test]
+fn cancel_round_trips() {
+    let wire = r#"{"type":"cancel"}"#;
+    assert_eq!(
+        serde_json::to_string(&ClientMessage::Cancel {}).unwrap(),
+        wire
+    );
+    assert_eq!(
+        ClientMessage::decode(wire).unwrap(),
+        ClientMessage::Cancel {}
+    );
+}
+
+#[test]
+fn response_delta_and_cancelled_round_trip() {
+    assert_event_wire(
+        ServerEvent::ResponseDelta {
+            content: "La suma".into(),
+        },
+        r#"{"type":"response_delta","content":"La suma"}"#,
+    );
+    assert_event_wire(ServerEvent::Cancelled {}, r#"{"type":"cancelled"}"#);
+    assert!(ServerEvent::Cancelled {}.is_terminal());
+}
+
+#[test]
 fn client_message_ignores_unknown_fields() {
     let decoded = ClientMessage::decode(r#"{"content":"hi","type":"message","extra":1}"#);
     assert_eq!(

@@ -200,6 +200,11 @@ impl Agent {
                 tracing::info!("client went away during the turn");
                 Err(AgentError::ClientGone(gone))
             }
+            Err(AgentError::Cancelled) => {
+                tracing::info!("turn cancelled");
+                let _ = emitter.emit(ServerEvent::Cancelled {}).await;
+                Err(AgentError::Cancelled)
+            }
             Err(error) => {
                 tracing::warn!(error = %error, error.detail = ?error, "turn failed");
                 // The sink may be gone too; the error is returned either way.

@@ -55,6 +55,9 @@ pub struct Settings {
     /// Messages a connection may queue while one of its turns runs; more are refused.
     #[arg(long, env = "MAX_QUEUED_TURNS", default_value_t = 8)]
     pub max_queued_turns: usize,
+
+    #[command(flatten)]
+    pub llm: crate::llm::LlmSettings,
 }
 
 impl Settings {

@@ -5,6 +5,8 @@ pub mod planner;
 
 use std::sync::Arc;
 
+use self::planner::LocalPlanner;
+
 use async_trait::async_trait;
 use protocol::Args;
 use rmcp::model::JsonObject;
@@ -123,4 +125,33 @@ pub trait Llm: Send + Sync + 'static {
         request: LlmRequest<'_>,
         stream: &mut dyn TextSink,
     ) -> Result<LlmReply, LlmError>;
+}
+
+/// Which model drives the agent, and how to reach it.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LlmSettings {
+    /// The LLM provider: `local` (the deterministic planner, no network).
+    #[arg(long = "llm-provider", env = "LLM_PROVIDER", value_enum)]
+    pub provider: Option<Provider>,
+}
+
+/// The LLM providers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Provider {
+    /// The local planner.
+    Local,
+}
+
+impl LlmSettings {
+    /// The provider to use: the one set, or the default.
+    pub fn resolved_provider(&self) -> Provider {
+        self.provider.unwrap_or(Provider::Local)
+    }
+}
+
+/// Builds the configured LLM.
+pub async fn from_settings(settings: &LlmSettings) -> anyhow::Result<Arc<dyn Llm>> {
+    Ok(match settings.resolved_provider() {
+        Provider::Local => Arc::new(LocalPlanner::default()),
+    })
 }

@@ -15,7 +15,7 @@ use tower_http::{catch_panic::CatchPanicLayer, services::ServeDir, trace::TraceL
 use crate::{
     agent::{Agent, AgentSettings},
     config::Settings,
-    llm::{Llm, planner::LocalPlanner},
+    llm::Llm,
     mcp::{McpClient, McpSettings},
     state::AppState,
     ws,
@@ -37,7 +37,7 @@ pub struct Application {
 impl Application {
     /// Binds the listener and wires every part, without serving yet.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let llm: Arc<dyn Llm> = Arc::new(LocalPlanner::default());
+        let llm = crate::llm::from_settings(&settings.llm).await?;
         Self::build_with_llm(settings, llm).await
     }
 
@@ -188,7 +188,9 @@ pub fn router(state: AppState, embedded_toolbox: Option<Router<AppState>>) -> Ro
     let mut router = Router::new()
         .route("/", get(page))
         .route("/ws", get(ws::upgrade))
-        .route("/health", get(health));
+        .route("/health", get(health))
+        .route("/healthz", get(health))
+        .route("/readyz", get(readiness));
     if let Some(toolbox) = embedded_toolbox {
         router = router.merge(toolbox);
     }
@@ -201,6 +203,26 @@ pub fn router(state: AppState, embedded_toolbox: Option<Router<AppState>>) -> Ro
 
 async fn health() -> impl IntoResponse {
     Json(json!({ "status": "healthy", "service": "websocket-agent" }))
+}
+
+/// Ready when the toolbox answers with its tools (connecting if needed).
+async fn readiness(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> impl IntoResponse {
+    let llm = state.agent.llm().info();
+    let (status, toolbox) = match state.agent.mcp().tools().await {
+        Ok(tools) => (StatusCode::OK, json!({ "ok": true, "tools": tools.len() })),
+        Err(error) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({ "ok": false, "error": error.to_string() }),
+        ),
+    };
+    let body = json!({
+        "status": if status == StatusCode::OK { "ready" } else { "not_ready" },
+        "toolbox": toolbox,
+        "llm": { "provider": llm.provider, "model": llm.model },
+    });
+    (status, Json(body))
 }
 
 async fn not_found() -> impl IntoResponse {

@@ -79,9 +79,13 @@ where
         .layer(axum::middleware::map_response(session_delete_no_content))
 }
 
-/// The toolbox's HTTP surface: `/mcp` and `GET /health`.
+/// The toolbox's HTTP surface: `/mcp`, and `GET /health` (also `/healthz`, `/readyz`
+/// for Kubernetes probes: the toolbox has no dependency to wait for).
 pub fn router(policy: &AccessPolicy, shutdown: CancellationToken) -> Router {
-    mcp_router(policy, shutdown).route("/health", get(health))
+    mcp_router(policy, shutdown)
+        .route("/health", get(health))
+        .route("/healthz", get(health))
+        .route("/readyz", get(health))
 }
 
 /// rmcp acknowledges a session `DELETE` with 202; clients such as the official Python

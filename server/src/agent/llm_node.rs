@@ -43,7 +43,15 @@ impl<'a> LlmNode<'a> {
             messages: &state.messages,
             tools: ctx.tools,
         };
-        let reply = self.llm.complete(request, &mut Discard).await?;
+        let mut deltas = Deltas {
+            ctx: &mut *ctx,
+            gone: None,
+        };
+        let reply = self.llm.complete(request, &mut deltas).await;
+        if let Some(gone) = deltas.gone {
+            return Err(gone);
+        }
+        let reply = reply?;
         state.messages.push(ChatMessage::Assistant {
             text: reply.text.clone(),
             tool_calls: reply.tool_calls.clone(),
@@ -60,10 +68,24 @@ impl<'a> LlmNode<'a> {
     }
 }
 
-/// Drops streamed text: the whole answer is sent as `response`.
-struct Discard;
+/// Forwards the model's streamed text to the client as `response_delta` events.
+struct Deltas<'c, 'e, 'a> {
+    ctx: &'c mut NodeContext<'e, 'a>,
+    /// Set when the client went away; the node then stops.
+    gone: Option<AgentError>,
+}
 
 #[async_trait]
-impl TextSink for Discard {
-    async fn text(&mut self, _piece: &str) {}
+impl TextSink for Deltas<'_, '_, '_> {
+    async fn text(&mut self, piece: &str) {
+        if self.gone.is_some() || piece.is_empty() {
+            return;
+        }
+        let delta = ServerEvent::ResponseDelta {
+            content: piece.to_owned(),
+        };
+        if let Err(gone) = self.ctx.emit(delta).await {
+            self.gone = Some(gone);
+        }
+    }
 }

@@ -4,7 +4,10 @@
 
 use std::{
     panic::AssertUnwindSafe,
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{SystemTime, UNIX_EPOCH},
 };
 
@@ -111,9 +114,11 @@ where
         // Cancelled when the client goes away: stops the turn in flight.
         let disconnected = CancellationToken::new();
         let (turns_tx, turns_rx) = mpsc::channel(state.settings.max_queued_turns.max(1));
+        let control = Arc::new(TurnControl::default());
         let worker = tokio::spawn(
             run_turns(
                 turns_rx,
+                control.clone(),
                 outbound.clone(),
                 state.agent.clone(),
                 disconnected.clone(),
@@ -123,7 +128,7 @@ where
         );
 
         let shutting_down = tokio::select! {
-            () = read_loop(stream, &outbound, &turns_tx, &state.settings) => false,
+            () = read_loop(stream, &outbound, &turns_tx, &control, &state.settings) => false,
             () = state.shutdown.cancelled() => true,
         };
         drop(turns_tx);
@@ -176,7 +181,8 @@ async fn ready(agent: &Agent, session_id: &str) -> ServerEvent {
 async fn read_loop<R>(
     mut stream: R,
     outbound: &Outbound,
-    turns: &mpsc::Sender<String>,
+    turns: &mpsc::Sender<Queued>,
+    control: &TurnControl,
     settings: &Settings,
 ) where
     R: Stream<Item = Result<Message, axum::Error>> + Unpin,
@@ -189,43 +195,80 @@ async fn read_loop<R>(
                 return;
             }
         };
-        let sent = match message {
-            Message::Text(text) => {
-                match ClientMessage::decode(&text) {
-                    Ok(ClientMessage::Message { content }) => {
-                        match accept_content(&content, settings) {
-                        Err((code, why)) => outbound.error(code, why).await,
-                        Ok(content) => match turns.try_send(content.to_owned()) {
-                            Ok(()) => Ok(()),
-                            Err(TrySendError::Full(_)) => {
-                                outbound
-                                    .error(
-                                        ErrorCode::Busy,
-                                        "too many messages are waiting for their turn; wait for the current answers",
-                                    )
-                                    .await
-                            }
-                            Err(TrySendError::Closed(_)) => return,
-                        },
-                    }
-                    }
-                    Err(error) => outbound.error(error.code, error.message).await,
-                }
-            }
+        let text = match message {
+            Message::Text(text) => text,
             Message::Binary(_) => {
-                outbound
+                let refused = outbound
                     .error(
                         ErrorCode::InvalidMessage,
                         "binary frames are not supported: send JSON text frames",
                     )
-                    .await
+                    .await;
+                if refused.is_err() {
+                    return;
+                }
+                continue;
             }
             Message::Close(_) => return,
-            Message::Ping(_) | Message::Pong(_) => Ok(()),
+            Message::Ping(_) | Message::Pong(_) => continue,
         };
-        if sent.is_err() {
-            return;
+        match handle_text(&text, outbound, turns, control, settings).await {
+            Ok(Flow::Continue) => {}
+            Ok(Flow::Stop) | Err(SinkClosed) => return,
         }
+    }
+}
+
+enum Flow {
+    Continue,
+    Stop,
+}
+
+/// Acts on one text frame: queue a turn, cancel, or explain what is wrong with it.
+async fn handle_text(
+    text: &str,
+    outbound: &Outbound,
+    turns: &mpsc::Sender<Queued>,
+    control: &TurnControl,
+    settings: &Settings,
+) -> Result<Flow, SinkClosed> {
+    let content = match ClientMessage::decode(text) {
+        Err(error) => {
+            outbound.error(error.code, error.message).await?;
+            return Ok(Flow::Continue);
+        }
+        Ok(ClientMessage::Cancel {}) => {
+            if !control.cancel() {
+                // Nothing was running: acknowledge anyway.
+                outbound.event(ServerEvent::Cancelled {}, None).await?;
+            }
+            return Ok(Flow::Continue);
+        }
+        Ok(ClientMessage::Message { content }) => content,
+    };
+    let content = match accept_content(&content, settings) {
+        Ok(content) => content.to_owned(),
+        Err((code, why)) => {
+            outbound.error(code, why).await?;
+            return Ok(Flow::Continue);
+        }
+    };
+    let queued = Queued {
+        epoch: control.epoch(),
+        content,
+    };
+    match turns.try_send(queued) {
+        Ok(()) => Ok(Flow::Continue),
+        Err(TrySendError::Full(_)) => {
+            outbound
+                .error(
+                    ErrorCode::Busy,
+                    "too many messages are waiting for their turn; wait for the current answers",
+                )
+                .await?;
+            Ok(Flow::Continue)
+        }
+        Err(TrySendError::Closed(_)) => Ok(Flow::Stop),
     }
 }
 
@@ -250,33 +293,80 @@ fn accept_content<'a>(
     Ok(content)
 }
 
-/// Runs queued messages' turns one after another, keeping the conversation.
+/// A user message waiting for its turn.
+struct Queued {
+    /// The cancel epoch when it arrived: a later `cancel` drops it.
+    epoch: u64,
+    content: String,
+}
+
+/// What the reader needs to stop turns: the running turn's token and a counter that
+/// every `cancel` bumps, so messages queued before it are dropped too.
+#[derive(Default)]
+struct TurnControl {
+    running: std::sync::Mutex<Option<CancellationToken>>,
+    epoch: AtomicU64,
+}
+
+impl TurnControl {
+    fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Cancels the running turn and everything queued; says whether a turn was running.
+    fn cancel(&self) -> bool {
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+        let running = self.lock().take();
+        running.map(|token| token.cancel()).is_some()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<CancellationToken>> {
+        // Holds a plain Option; a panic elsewhere cannot leave it inconsistent.
+        self.running
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Runs queued messages' turns one after another, keeping the conversation. Every
+/// message gets exactly one terminal event: `complete`, `error` or `cancelled`.
 async fn run_turns(
-    mut queue: mpsc::Receiver<String>,
+    mut queue: mpsc::Receiver<Queued>,
+    control: Arc<TurnControl>,
     outbound: Outbound,
     agent: Arc<Agent>,
     disconnected: CancellationToken,
     shutdown: CancellationToken,
 ) {
     let mut history: Vec<ChatMessage> = Vec::new();
-    while let Some(content) = queue.recv().await {
+    while let Some(queued) = queue.recv().await {
         if disconnected.is_cancelled() || shutdown.is_cancelled() {
             break;
         }
         let turn_id = new_id();
+        if queued.epoch != control.epoch() {
+            let _ = outbound
+                .event(ServerEvent::Cancelled {}, Some(&turn_id))
+                .await;
+            continue;
+        }
+        let cancel = disconnected.child_token();
+        *control.lock() = Some(cancel.clone());
         let mut sink = TurnSink {
             outbound: &outbound,
             turn_id: &turn_id,
         };
-        let turn = agent.run_turn(&turn_id, &content, &history, &mut sink, &disconnected);
-        match AssertUnwindSafe(turn).catch_unwind().await {
+        let turn = agent.run_turn(&turn_id, &queued.content, &history, &mut sink, &cancel);
+        let outcome = AssertUnwindSafe(turn).catch_unwind().await;
+        control.lock().take();
+        match outcome {
             Ok(Ok(summary)) => {
                 history.extend(summary.messages);
                 if history.len() > MAX_HISTORY {
                     trim_history(&mut history);
                 }
             }
-            Ok(Err(_)) => {} // The agent has sent the `error` event.
+            Ok(Err(_)) => {} // The agent has sent `error` or `cancelled`.
             Err(_) => {
                 tracing::error!(turn_id = %turn_id, "a turn panicked");
                 let _ = outbound

@@ -44,3 +44,35 @@ async fn health_answers_and_unknown_paths_are_404() {
         404
     );
 }
+
+#[tokio::test]
+async fn liveness_and_readiness_probes() {
+    let app = spawn_app().await;
+    assert_eq!(
+        reqwest::get(app.url("/healthz")).await.unwrap().status(),
+        200
+    );
+    let ready = reqwest::get(app.url("/readyz")).await.unwrap();
+    assert_eq!(ready.status(), 200);
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body["status"], "ready");
+    assert_eq!(body["toolbox"]["tools"], 4);
+    assert_eq!(body["llm"]["provider"], "local");
+}
+
+#[tokio::test]
+async fn not_ready_while_the_toolbox_is_unreachable() {
+    // Nothing listens on this port.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/mcp", closed.local_addr().unwrap());
+    drop(closed);
+    let app = crate::helpers::spawn_app_with(|s| s.mcp_server_url = Some(url)).await;
+    assert_eq!(
+        reqwest::get(app.url("/healthz")).await.unwrap().status(),
+        200
+    );
+    let ready = reqwest::get(app.url("/readyz")).await.unwrap();
+    assert_eq!(ready.status(), 503);
+    let body: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(body["status"], "not_ready");
+}
