@@ -58,6 +58,10 @@ pub struct Settings {
 
     #[command(flatten)]
     pub llm: crate::llm::LlmSettings,
+
+    /// Check that the server on PORT is healthy, exit 0 or 1 (for container HEALTHCHECK).
+    #[arg(long)]
+    pub healthcheck: bool,
 }
 
 impl Settings {

@@ -7,6 +7,9 @@ use toolbox::{signal::shutdown_signal, telemetry};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let settings = Settings::parse();
+    if settings.healthcheck {
+        toolbox::probe::healthcheck_and_exit(settings.port);
+    }
     telemetry::init(&settings.log_level, settings.log_format)?;
     let application = Application::build(settings).await?;
     application.run_until_stopped(shutdown_signal()).await

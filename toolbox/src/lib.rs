@@ -5,6 +5,7 @@
 //! agent reaches it over real HTTP.
 
 pub mod calculator;
+pub mod probe;
 pub mod signal;
 pub mod telemetry;
 

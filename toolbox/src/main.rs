@@ -32,11 +32,17 @@ struct Cli {
     /// Log line format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t)]
     log_format: telemetry::LogFormat,
+    /// Check that the toolbox on PORT is healthy, exit 0 or 1 (for container HEALTHCHECK).
+    #[arg(long)]
+    healthcheck: bool,
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if cli.healthcheck {
+        toolbox::probe::healthcheck_and_exit(cli.port);
+    }
     telemetry::init(&cli.log_level, cli.log_format)?;
 
     let policy = AccessPolicy {
