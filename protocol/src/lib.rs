@@ -25,10 +25,13 @@ pub enum ClientMessage {
     Message { content: String },
     /// Stop the turn in progress (and drop the queued ones); answered by `cancelled`.
     Cancel {},
+    /// Continue an earlier session on this connection: the server replays the events
+    /// after `last_seq` (0 for all it still has), then sends live ones.
+    Resume { session_id: String, last_seq: u64 },
 }
 
 /// The `type` names a client may send, for error messages.
-pub const CLIENT_MESSAGE_TYPES: &[&str] = &["message", "cancel"];
+pub const CLIENT_MESSAGE_TYPES: &[&str] = &["message", "cancel", "resume"];
 
 /// An event the server streams to a client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -136,6 +139,12 @@ pub enum ErrorCode {
     Cancelled,
     /// The agent hit its iteration cap without an answer.
     IterationLimit,
+    /// `resume` named a session the server no longer has.
+    SessionExpired,
+    /// `resume` succeeded, but some missed events had left the server's log.
+    ResumeGap,
+    /// An API key is required, or the one given is wrong.
+    Unauthorized,
     /// An unexpected server fault; details are in the server log.
     Internal,
     /// A code this client does not know yet (sent by a newer server).

@@ -50,6 +50,17 @@ fn cancel_round_trips() {
 }
 
 #[test]
+fn resume_round_trips() {
+    let wire = r#"{"type":"resume","session_id":"abc","last_seq":12}"#;
+    let message = ClientMessage::Resume {
+        session_id: "abc".into(),
+        last_seq: 12,
+    };
+    assert_eq!(serde_json::to_string(&message).unwrap(), wire);
+    assert_eq!(ClientMessage::decode(wire).unwrap(), message);
+}
+
+#[test]
 fn response_delta_and_cancelled_round_trip() {
     assert_event_wire(
         ServerEvent::ResponseDelta {

@@ -18,6 +18,7 @@ use crate::{
     lang::{Lang, detect},
     llm::{ChatMessage, Llm, LlmError, ToolCall},
     mcp::{McpClient, McpError},
+    metrics::{GaugeGuard, Metrics, OutcomeLabels, ReasonLabels},
 };
 
 pub use graph::{AgentState, Graph, NodeId, Transition};
@@ -41,6 +42,8 @@ pub struct AgentSettings {
     pub max_iterations: u32,
     /// The longest a whole turn may run.
     pub turn_timeout: Duration,
+    /// The longest one LLM call may take.
+    pub llm_timeout: Duration,
 }
 
 /// Why a turn failed.
@@ -137,11 +140,34 @@ pub struct Agent {
     llm: Arc<dyn Llm>,
     mcp: McpClient,
     settings: AgentSettings,
+    metrics: Arc<Metrics>,
 }
 
 impl Agent {
-    pub fn new(llm: Arc<dyn Llm>, mcp: McpClient, settings: AgentSettings) -> Self {
-        Self { llm, mcp, settings }
+    pub fn new(
+        llm: Arc<dyn Llm>,
+        mcp: McpClient,
+        settings: AgentSettings,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        Self {
+            llm,
+            mcp,
+            settings,
+            metrics,
+        }
+    }
+
+    /// Counts a turn that panicked (and was reported as an internal error).
+    pub fn record_panic(&self) {
+        self.record_outcome("internal");
+    }
+
+    fn record_outcome(&self, outcome: &'static str) {
+        self.metrics
+            .turns
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
     }
 
     pub fn llm(&self) -> &dyn Llm {
@@ -177,9 +203,28 @@ impl Agent {
         cancel: &CancellationToken,
     ) -> Result<TurnSummary, AgentError> {
         let started = std::time::Instant::now();
+        let _running = GaugeGuard::new(&self.metrics.turns_running);
         let lang = detect(input);
         let mut emitter = Emitter { sink, sent: 0 };
         let outcome = self.drive(input, history, lang, &mut emitter, cancel).await;
+        self.metrics
+            .turn_duration
+            .observe(started.elapsed().as_secs_f64());
+        self.record_outcome(match &outcome {
+            Ok(_) => "complete",
+            Err(AgentError::Cancelled | AgentError::ClientGone(_)) => "cancelled",
+            Err(_) => "error",
+        });
+        if let Err(AgentError::Toolbox(error)) = &outcome {
+            let reason = match error {
+                McpError::Unavailable(_) => "unavailable",
+                McpError::Timeout { .. } => "timeout",
+            };
+            self.metrics
+                .mcp_errors
+                .get_or_create(&ReasonLabels { reason })
+                .inc();
+        }
         match outcome {
             Ok(mut summary) => {
                 summary.steps = emitter.sent;
@@ -237,7 +282,7 @@ impl Agent {
             })
             .await?;
         let mut state = AgentState::new(history, input);
-        let graph = Graph::new(self.llm.as_ref(), &self.mcp, self.settings.max_iterations);
+        let graph = Graph::new(self.llm.as_ref(), &self.mcp, &self.settings, &self.metrics);
         let timeout = self.settings.turn_timeout;
         tokio::select! {
             biased;

@@ -4,6 +4,7 @@
 use std::{net::IpAddr, time::Duration};
 
 use clap::Parser;
+use secrecy::SecretString;
 use toolbox::telemetry::LogFormat;
 
 /// toolstream: chat with an AI agent that uses MCP tools, streamed live.
@@ -56,6 +57,55 @@ pub struct Settings {
     #[arg(long, env = "MAX_QUEUED_TURNS", default_value_t = 8)]
     pub max_queued_turns: usize,
 
+    /// Seconds one LLM call may take.
+    #[arg(long, env = "LLM_TIMEOUT_SECS", default_value = "60", value_parser = parse_secs)]
+    pub llm_timeout: Duration,
+
+    /// Open WebSocket connections allowed at once; more get 503.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+
+    /// Messages per second a connection may send on average (0: no limit).
+    #[arg(long, env = "RATE_LIMIT_PER_SEC", default_value_t = 5.0)]
+    pub rate_limit_per_sec: f64,
+
+    /// Messages a connection may send in a burst before the rate limit applies.
+    #[arg(long, env = "RATE_LIMIT_BURST", default_value_t = 20)]
+    pub rate_limit_burst: u32,
+
+    /// Seconds a chat session outlives its connection, so a reconnecting client can
+    /// resume it (turns keep running meanwhile); after that its turn is cancelled.
+    #[arg(long, env = "SESSION_GRACE_SECS", default_value = "30", value_parser = parse_secs_or_zero)]
+    pub session_grace: Duration,
+
+    /// Seconds shutdown waits for turns in flight before closing their connections.
+    #[arg(long, env = "SHUTDOWN_GRACE_SECS", default_value = "30", value_parser = parse_secs_or_zero)]
+    pub shutdown_grace: Duration,
+
+    /// Browser origins allowed on /ws besides the server's own, comma-separated
+    /// (`https://chat.example.com`). `null` is the origin of pages opened from disk,
+    /// such as the original test page; clients that send no Origin are always allowed.
+    #[arg(
+        long,
+        env = "ALLOWED_ORIGINS",
+        value_delimiter = ',',
+        default_value = "null"
+    )]
+    pub allowed_origins: Vec<String>,
+
+    /// Origins allowed to call /api from browsers (CORS), comma-separated; `*` for any.
+    #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub cors_allowed_origins: Vec<String>,
+
+    /// When set, /ws and /api require this key: `Authorization: Bearer KEY`, the
+    /// `token` query parameter, or the WebSocket subprotocol `bearer.KEY`.
+    #[arg(long, env = "AGENT_API_KEY", value_parser = parse_secret, hide_env_values = true)]
+    pub api_key: Option<SecretString>,
+
+    /// Largest REST request body, in bytes.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 64 * 1024)]
+    pub max_body_bytes: usize,
+
     #[command(flatten)]
     pub llm: crate::llm::LlmSettings,
 
@@ -86,6 +136,22 @@ pub fn parse_secs(text: &str) -> Result<Duration, String> {
     } else {
         Err(format!("{text:?} must be a positive number of seconds"))
     }
+}
+
+/// Parses seconds where zero is meaningful ("no grace").
+pub fn parse_secs_or_zero(text: &str) -> Result<Duration, String> {
+    match text.trim().parse::<f64>() {
+        Ok(0.0) => Ok(Duration::ZERO),
+        _ => parse_secs(text),
+    }
+}
+
+/// Wraps a secret so that it is never printed, not even by `Debug`.
+pub fn parse_secret(text: &str) -> Result<SecretString, String> {
+    if text.trim().is_empty() {
+        return Err("must not be empty".into());
+    }
+    Ok(SecretString::from(text.to_owned()))
 }
 
 /// Accepts `http(s)://host[:port][/path]`; an empty path becomes `/mcp`.
@@ -120,6 +186,12 @@ mod tests {
         );
         assert!(parse_mcp_url("mcp-server:8000").is_err());
         assert!(parse_mcp_url("ftp://x").is_err());
+    }
+
+    #[test]
+    fn secrets_never_print() {
+        let settings = Settings::try_parse_from(["server", "--api-key", "hunter2-secret"]).unwrap();
+        assert!(!format!("{settings:?}").contains("hunter2"));
     }
 
     #[test]

@@ -6,6 +6,8 @@ pub mod config;
 pub mod lang;
 pub mod llm;
 pub mod mcp;
+pub mod metrics;
+pub mod security;
 pub mod startup;
 pub mod state;
 pub mod ws;

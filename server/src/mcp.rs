@@ -9,9 +9,10 @@ use std::{
 
 use protocol::Args;
 use rmcp::{
-    ServiceExt,
-    model::{CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation},
-    service::{RoleClient, RunningService, ServiceError},
+    model::{
+        CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation, ProtocolVersion,
+    },
+    service::{ClientLifecycleMode, ClientServiceExt, RoleClient, RunningService, ServiceError},
     transport::{
         StreamableHttpClientTransport, streamable_http_client::StreamableHttpClientTransportConfig,
     },
@@ -201,12 +202,27 @@ impl McpClient {
         let settings = &self.inner.settings;
         let config = StreamableHttpClientTransportConfig::with_uri(settings.url.as_str())
             .max_concurrent_requests(settings.max_concurrent_calls);
-        let transport = StreamableHttpClientTransport::with_client(self.inner.http.clone(), config);
+        let transport =
+            || StreamableHttpClientTransport::with_client(self.inner.http.clone(), config.clone());
         let info = ClientConfig::new(
             ClientCapabilities::default(),
             Implementation::new("toolstream-agent", env!("CARGO_PKG_VERSION")),
         );
-        let service = info.serve(transport).await.map_err(|e| e.to_string())?;
+        // Prefer the stateless 2026-07-28 protocol (no session, plain JSON answers);
+        // rmcp falls back to a 2025-11-25 session when the toolbox has no
+        // `server/discover`. A toolbox that has it but refuses 2026-07-28 gets a plain
+        // `initialize` as a second try.
+        let auto = ClientLifecycleMode::Auto {
+            preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+            legacy_version: Some(ProtocolVersion::V_2025_11_25),
+        };
+        let service = match info.clone().serve_with_lifecycle(transport(), auto).await {
+            Ok(service) => service,
+            Err(first) => info
+                .serve_with_lifecycle(transport(), ClientLifecycleMode::Initialize)
+                .await
+                .map_err(|_| first.to_string())?,
+        };
         let listed = match service.list_all_tools().await {
             Ok(listed) => listed,
             Err(error) => {

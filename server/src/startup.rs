@@ -8,7 +8,7 @@ use axum::{
 };
 use leptos::config::LeptosOptions;
 use serde_json::json;
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, sync::Semaphore};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower_http::{catch_panic::CatchPanicLayer, services::ServeDir, trace::TraceLayer};
 
@@ -17,12 +17,11 @@ use crate::{
     config::Settings,
     llm::Llm,
     mcp::{McpClient, McpSettings},
+    metrics::Metrics,
+    security,
     state::AppState,
-    ws,
+    ws::{self, registry::Registry},
 };
-
-/// How long shutdown waits for turns in flight before closing their sockets.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 /// A built, bound, not yet running server.
 pub struct Application {
@@ -62,6 +61,7 @@ impl Application {
                 )),
             ),
         };
+        let metrics = Metrics::new();
         let mcp = McpClient::new(McpSettings {
             url: mcp_url,
             call_timeout: settings.tool_timeout,
@@ -74,14 +74,20 @@ impl Application {
             AgentSettings {
                 max_iterations: settings.max_iterations,
                 turn_timeout: settings.turn_timeout,
+                llm_timeout: settings.llm_timeout,
             },
+            metrics.clone(),
         ));
         let state = AppState {
             leptos_options: leptos_options()?,
             agent,
+            sessions: Arc::new(Registry::new(settings.session_grace, metrics.clone())),
+            connection_slots: Arc::new(Semaphore::new(settings.max_connections)),
             settings: Arc::new(settings),
+            metrics,
+            connections: TaskTracker::new(),
             shutdown: CancellationToken::new(),
-            sessions: TaskTracker::new(),
+            hard_stop: CancellationToken::new(),
         };
         let router = router(state.clone(), embedded_toolbox);
         Ok(Self {
@@ -127,8 +133,7 @@ impl Application {
             }
         });
 
-        let shutdown = state.shutdown.clone();
-        let sessions = state.sessions.clone();
+        let stopping = state.clone();
         let listener = self.listener.tap_io(|tcp| {
             // Small frames in both directions: Nagle's delay would dominate latency.
             let _ = tcp.set_nodelay(true);
@@ -136,15 +141,7 @@ impl Application {
         axum::serve(listener, self.router)
             .with_graceful_shutdown(async move {
                 signal.await;
-                tracing::info!("shutting down: finishing turns in flight");
-                shutdown.cancel();
-                sessions.close();
-                if tokio::time::timeout(SHUTDOWN_GRACE, sessions.wait())
-                    .await
-                    .is_err()
-                {
-                    tracing::warn!("grace period over; closing remaining sessions");
-                }
+                drain(&stopping).await;
             })
             .await
             .context("server error")?;
@@ -153,6 +150,28 @@ impl Application {
         tracing::info!("server stopped");
         Ok(())
     }
+}
+
+/// Shutdown, first phase: refuse new connections and turns, let turns in flight finish
+/// within the grace period, close WebSockets with 1001. Then axum stops listening and
+/// waits for the HTTP requests still in flight.
+async fn drain(state: &AppState) {
+    let grace = state.settings.shutdown_grace;
+    tracing::info!(
+        grace_secs = grace.as_secs_f32(),
+        "shutting down: finishing turns in flight"
+    );
+    state.shutdown.cancel();
+    state.connections.close();
+    if tokio::time::timeout(grace, state.connections.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("grace period over; cancelling the remaining turns");
+    }
+    state.hard_stop.cancel();
+    state.sessions.close_all();
+    let _ = tokio::time::timeout(Duration::from_secs(2), state.connections.wait()).await;
 }
 
 /// A loopback address to reach a listener bound to `address`.
@@ -176,11 +195,13 @@ fn leptos_options() -> anyhow::Result<LeptosOptions> {
     Ok(options)
 }
 
-/// Every route of the server.
-/// `embedded_toolbox` is the toolbox's `/mcp` router, when it runs in-process.
+/// Every route of the server. `embedded_toolbox` is the toolbox's `/mcp` router,
+/// when it runs in-process.
 pub fn router(state: AppState, embedded_toolbox: Option<Router<AppState>>) -> Router {
     let options = state.leptos_options.clone();
-    let page = leptos_axum::render_app_to_stream(move || app::shell(options.clone()));
+    let page = leptos_axum::render_app_to_stream_with_context(use_request_nonce, move || {
+        app::shell(options.clone())
+    });
     let assets = ServeDir::new(&*state.leptos_options.site_root)
         .precompressed_br()
         .precompressed_gzip()
@@ -190,15 +211,37 @@ pub fn router(state: AppState, embedded_toolbox: Option<Router<AppState>>) -> Ro
         .route("/ws", get(ws::upgrade))
         .route("/health", get(health))
         .route("/healthz", get(health))
-        .route("/readyz", get(readiness));
+        .route("/readyz", get(readiness))
+        .route("/metrics", get(metrics));
     if let Some(toolbox) = embedded_toolbox {
         router = router.merge(toolbox);
     }
     router
         .fallback_service(assets)
+        .layer(axum::middleware::from_fn(security::headers))
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::new())
         .with_state(state)
+}
+
+/// Gives Leptos the nonce that [`security::headers`] put in the CSP header, so its
+/// inline hydration script carries the same one.
+fn use_request_nonce() {
+    use leptos::prelude::{provide_context, use_context};
+    let parts = use_context::<axum::http::request::Parts>();
+    if let Some(security::CspNonce(nonce)) = parts.as_ref().and_then(|p| p.extensions.get()) {
+        provide_context(leptos::nonce::Nonce::from_value(nonce.clone()));
+    }
+}
+
+async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
 }
 
 async fn health() -> impl IntoResponse {

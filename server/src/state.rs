@@ -4,9 +4,10 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
+use tokio::sync::Semaphore;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::{agent::Agent, config::Settings};
+use crate::{agent::Agent, config::Settings, metrics::Metrics, ws::registry::Registry};
 
 /// Cheap to clone: every field is a handle.
 #[derive(Clone, FromRef)]
@@ -17,8 +18,18 @@ pub struct AppState {
     pub agent: Arc<Agent>,
     /// The settings the server started with.
     pub settings: Arc<Settings>,
-    /// Cancelled when the server shuts down; sessions and turns take child tokens.
+    /// The server's metrics.
+    pub metrics: Arc<Metrics>,
+    /// Live chat sessions, for `resume`.
+    pub sessions: Arc<Registry>,
+    /// Open WebSocket connections, which axum does not wait for on shutdown.
+    pub connections: TaskTracker,
+    /// One permit per allowed WebSocket connection (`MAX_CONNECTIONS`).
+    pub connection_slots: Arc<Semaphore>,
+    /// Cancelled when shutdown begins: no new connections or turns; turns in flight
+    /// may finish.
     pub shutdown: CancellationToken,
-    /// Tracks WebSocket sessions, which axum does not wait for on shutdown.
-    pub sessions: TaskTracker,
+    /// Cancelled when the shutdown grace period is over: everything stops.
+    #[from_ref(skip)]
+    pub hard_stop: CancellationToken,
 }

@@ -7,11 +7,15 @@
 
 use protocol::ServerEvent;
 
-use super::{AgentError, Emitter, ToolRecord, TurnSummary, llm_node::LlmNode, tool_node::ToolNode};
+use super::{
+    AgentError, AgentSettings, Emitter, ToolRecord, TurnSummary, llm_node::LlmNode,
+    tool_node::ToolNode,
+};
 use crate::{
     lang::Lang,
     llm::{ChatMessage, Llm, ToolCall, ToolSpec},
     mcp::McpClient,
+    metrics::Metrics,
 };
 
 /// Everything a turn knows, passed from node to node.
@@ -104,10 +108,15 @@ pub struct Graph<'a> {
 }
 
 impl<'a> Graph<'a> {
-    pub fn new(llm: &'a dyn Llm, mcp: &'a McpClient, max_iterations: u32) -> Self {
+    pub fn new(
+        llm: &'a dyn Llm,
+        mcp: &'a McpClient,
+        settings: &AgentSettings,
+        metrics: &'a Metrics,
+    ) -> Self {
         Self {
-            llm: LlmNode::new(llm, max_iterations),
-            tools: ToolNode::new(mcp),
+            llm: LlmNode::new(llm, settings.max_iterations, settings.llm_timeout, metrics),
+            tools: ToolNode::new(mcp, metrics),
             mcp,
         }
     }

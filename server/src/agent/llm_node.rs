@@ -1,5 +1,7 @@
 //! The `llm` node: asks the model for its next move.
 
+use std::time::{Duration, Instant};
+
 use async_trait::async_trait;
 use protocol::{Node, ServerEvent};
 
@@ -7,18 +9,31 @@ use super::{
     AgentError,
     graph::{AgentState, NodeContext, Transition, after_llm},
 };
-use crate::llm::{ChatMessage, Llm, LlmRequest, TextSink};
+use crate::{
+    llm::{ChatMessage, Llm, LlmError, LlmRequest, TextSink},
+    metrics::{Metrics, ProviderLabels},
+};
 
 pub struct LlmNode<'a> {
     llm: &'a dyn Llm,
     max_iterations: u32,
+    /// The longest one model call may take.
+    timeout: Duration,
+    metrics: &'a Metrics,
 }
 
 impl<'a> LlmNode<'a> {
-    pub fn new(llm: &'a dyn Llm, max_iterations: u32) -> Self {
+    pub fn new(
+        llm: &'a dyn Llm,
+        max_iterations: u32,
+        timeout: Duration,
+        metrics: &'a Metrics,
+    ) -> Self {
         Self {
             llm,
             max_iterations,
+            timeout,
+            metrics,
         }
     }
 
@@ -47,7 +62,17 @@ impl<'a> LlmNode<'a> {
             ctx: &mut *ctx,
             gone: None,
         };
-        let reply = self.llm.complete(request, &mut deltas).await;
+        let started = Instant::now();
+        let reply = tokio::time::timeout(self.timeout, self.llm.complete(request, &mut deltas))
+            .await
+            .unwrap_or(Err(LlmError::Timeout));
+        let provider = ProviderLabels {
+            provider: self.llm.info().provider.clone(),
+        };
+        self.metrics
+            .llm_calls
+            .get_or_create(&provider)
+            .observe(started.elapsed().as_secs_f64());
         if let Some(gone) = deltas.gone {
             return Err(gone);
         }

@@ -9,15 +9,17 @@ use super::{
 use crate::{
     llm::{ChatMessage, ToolOutcome},
     mcp::McpClient,
+    metrics::{Metrics, ToolLabels},
 };
 
 pub struct ToolNode<'a> {
     mcp: &'a McpClient,
+    metrics: &'a Metrics,
 }
 
 impl<'a> ToolNode<'a> {
-    pub fn new(mcp: &'a McpClient) -> Self {
-        Self { mcp }
+    pub fn new(mcp: &'a McpClient, metrics: &'a Metrics) -> Self {
+        Self { mcp, metrics }
     }
 
     pub async fn run(
@@ -34,13 +36,23 @@ impl<'a> ToolNode<'a> {
             })
             .await?;
             let started = std::time::Instant::now();
-            let output = self.mcp.call(&call.name, &call.args).await?;
-            tracing::debug!(
-                tool = %call.name,
-                is_error = output.is_error,
-                elapsed_us = started.elapsed().as_micros() as u64,
-                "tool call"
-            );
+            let output = self.mcp.call(&call.name, &call.args).await;
+            let elapsed = started.elapsed();
+            let outcome = match &output {
+                Ok(output) if output.is_error => "tool_error",
+                Ok(_) => "ok",
+                Err(_) => "failed",
+            };
+            let labels = ToolLabels {
+                tool: call.name.clone(),
+                outcome,
+            };
+            self.metrics
+                .tool_calls
+                .get_or_create(&labels)
+                .observe(elapsed.as_secs_f64());
+            tracing::debug!(tool = %call.name, outcome, elapsed_us = elapsed.as_micros() as u64, "tool call");
+            let output = output?;
             ctx.emit(ServerEvent::ToolResult {
                 tool: call.name.clone(),
                 result: output.text.clone(),

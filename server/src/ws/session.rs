@@ -1,296 +1,51 @@
-//! One WebSocket connection: a reader loop that decodes client messages, a worker that
-//! runs their turns one at a time, and a writer task that owns the socket's sending
-//! half. Events of two turns never interleave.
+//! A chat session: the conversation, the log of its events with sequence numbers, and
+//! a worker that runs its turns one at a time. Events of two turns never interleave.
+//!
+//! Every turn event is numbered (`seq`), serialised once, kept in a bounded log and
+//! sent to the attached connection, if any. A connection that resumes the session
+//! gets the events it missed from the log, then the live ones.
 
 use std::{
+    collections::VecDeque,
     panic::AssertUnwindSafe,
     sync::{
-        Arc,
+        Arc, Mutex, MutexGuard,
         atomic::{AtomicU64, Ordering},
     },
-    time::{SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use async_trait::async_trait;
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, close_code};
-use futures::{FutureExt, Sink, SinkExt, Stream, StreamExt};
-use protocol::{
-    ClientMessage, ErrorCode, LlmDescriptor, PROTOCOL_VERSION, ServerEvent, ServerFrame,
-    ToolDescriptor,
-};
-use serde_json::Value;
-use tokio::sync::mpsc::{self, error::TrySendError};
+use axum::extract::ws::Utf8Bytes;
+use futures::FutureExt;
+use protocol::{ErrorCode, ServerEvent, ServerFrame};
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::{
     agent::{Agent, EventSink, SinkClosed},
-    config::Settings,
     llm::ChatMessage,
-    state::AppState,
 };
 
-/// Frames waiting for the writer; a slow reader slows its own turns, nobody else's.
-const OUTBOUND_CAPACITY: usize = 256;
-/// Conversation entries kept per connection for the model's context.
+/// Conversation entries kept for the model's context.
 const MAX_HISTORY: usize = 64;
+/// Events kept for resume, and their total size.
+const LOG_MAX_EVENTS: usize = 512;
+const LOG_MAX_BYTES: usize = 512 * 1024;
 
-/// What the writer task sends.
+/// What a connection's writer task sends.
 #[derive(Debug)]
-enum Outgoing {
+pub enum Outgoing {
     Text(Utf8Bytes),
     Close(u16, &'static str),
 }
 
-/// A cheap handle for sending frames to the writer task.
+/// The sending side of a connection, as a session sees it.
 #[derive(Clone)]
-struct Outbound {
-    tx: mpsc::Sender<Outgoing>,
-}
-
-impl Outbound {
-    /// Serialises the event once, stamped with the turn and the server time.
-    async fn event(&self, event: ServerEvent, turn_id: Option<&str>) -> Result<(), SinkClosed> {
-        let frame = ServerFrame {
-            event,
-            turn_id: turn_id.map(str::to_owned),
-            seq: None,
-            ts_ms: Some(now_ms()),
-        };
-        let text = serde_json::to_string(&frame).map_err(|_| SinkClosed)?;
-        self.tx
-            .send(Outgoing::Text(text.into()))
-            .await
-            .map_err(|_| SinkClosed)
-    }
-
-    async fn error(&self, code: ErrorCode, message: impl Into<String>) -> Result<(), SinkClosed> {
-        self.event(ServerEvent::error_with_code(code, message), None)
-            .await
-    }
-
-    async fn close(&self, code: u16, reason: &'static str) {
-        let _ = self.tx.send(Outgoing::Close(code, reason)).await;
-    }
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
-/// A short random id for sessions and turns.
-pub fn new_id() -> String {
-    let mut id = uuid::Uuid::new_v4().simple().to_string();
-    id.truncate(16);
-    id
-}
-
-/// Runs a session on an upgraded socket until either side closes it.
-pub async fn run(socket: WebSocket, state: AppState) {
-    let (sink, stream) = socket.split();
-    serve(sink, stream, state).await;
-}
-
-/// The session proper, generic over the socket halves.
-pub async fn serve<W, R>(sink: W, stream: R, state: AppState)
-where
-    W: Sink<Message> + Send + Unpin + 'static,
-    R: Stream<Item = Result<Message, axum::Error>> + Send + Unpin,
-{
-    let session_id = new_id();
-    let span = tracing::info_span!("session", session_id = %session_id);
-    async move {
-        tracing::debug!("session opened");
-        let (tx, rx) = mpsc::channel(OUTBOUND_CAPACITY);
-        let writer = tokio::spawn(write_frames(sink, rx));
-        let outbound = Outbound { tx };
-
-        let _ = outbound
-            .event(ready(&state.agent, &session_id).await, None)
-            .await;
-
-        // Cancelled when the client goes away: stops the turn in flight.
-        let disconnected = CancellationToken::new();
-        let (turns_tx, turns_rx) = mpsc::channel(state.settings.max_queued_turns.max(1));
-        let control = Arc::new(TurnControl::default());
-        let worker = tokio::spawn(
-            run_turns(
-                turns_rx,
-                control.clone(),
-                outbound.clone(),
-                state.agent.clone(),
-                disconnected.clone(),
-                state.shutdown.clone(),
-            )
-            .in_current_span(),
-        );
-
-        let shutting_down = tokio::select! {
-            () = read_loop(stream, &outbound, &turns_tx, &control, &state.settings) => false,
-            () = state.shutdown.cancelled() => true,
-        };
-        drop(turns_tx);
-        if shutting_down {
-            // Let the turn in flight finish; the server bounds how long.
-            let _ = worker.await;
-            outbound
-                .close(close_code::AWAY, "server shutting down")
-                .await;
-        } else {
-            disconnected.cancel();
-            let _ = worker.await;
-            outbound.close(close_code::NORMAL, "").await;
-        }
-        drop(outbound);
-        let _ = writer.await;
-        tracing::debug!("session closed");
-    }
-    .instrument(span)
-    .await;
-}
-
-/// The `ready` event: protocol version, session, model and tools.
-async fn ready(agent: &Agent, session_id: &str) -> ServerEvent {
-    let info = agent.llm().info();
-    let tools = match agent.mcp().tools().await {
-        Ok(tools) => tools
-            .iter()
-            .map(|tool| ToolDescriptor {
-                name: tool.name.clone(),
-                description: tool.description.clone(),
-                parameters: Value::Object((*tool.input_schema).clone()),
-            })
-            .collect(),
-        Err(_) => Vec::new(),
-    };
-    ServerEvent::Ready {
-        protocol: PROTOCOL_VERSION,
-        session_id: session_id.to_owned(),
-        llm: LlmDescriptor {
-            provider: info.provider.clone(),
-            model: info.model.clone(),
-            label: info.label.clone(),
-        },
-        tools,
-    }
-}
-
-/// Reads client frames until the client closes or the connection breaks.
-async fn read_loop<R>(
-    mut stream: R,
-    outbound: &Outbound,
-    turns: &mpsc::Sender<Queued>,
-    control: &TurnControl,
-    settings: &Settings,
-) where
-    R: Stream<Item = Result<Message, axum::Error>> + Unpin,
-{
-    while let Some(frame) = stream.next().await {
-        let message = match frame {
-            Ok(message) => message,
-            Err(error) => {
-                tracing::debug!(%error, "WebSocket read failed");
-                return;
-            }
-        };
-        let text = match message {
-            Message::Text(text) => text,
-            Message::Binary(_) => {
-                let refused = outbound
-                    .error(
-                        ErrorCode::InvalidMessage,
-                        "binary frames are not supported: send JSON text frames",
-                    )
-                    .await;
-                if refused.is_err() {
-                    return;
-                }
-                continue;
-            }
-            Message::Close(_) => return,
-            Message::Ping(_) | Message::Pong(_) => continue,
-        };
-        match handle_text(&text, outbound, turns, control, settings).await {
-            Ok(Flow::Continue) => {}
-            Ok(Flow::Stop) | Err(SinkClosed) => return,
-        }
-    }
-}
-
-enum Flow {
-    Continue,
-    Stop,
-}
-
-/// Acts on one text frame: queue a turn, cancel, or explain what is wrong with it.
-async fn handle_text(
-    text: &str,
-    outbound: &Outbound,
-    turns: &mpsc::Sender<Queued>,
-    control: &TurnControl,
-    settings: &Settings,
-) -> Result<Flow, SinkClosed> {
-    let content = match ClientMessage::decode(text) {
-        Err(error) => {
-            outbound.error(error.code, error.message).await?;
-            return Ok(Flow::Continue);
-        }
-        Ok(ClientMessage::Cancel {}) => {
-            if !control.cancel() {
-                // Nothing was running: acknowledge anyway.
-                outbound.event(ServerEvent::Cancelled {}, None).await?;
-            }
-            return Ok(Flow::Continue);
-        }
-        Ok(ClientMessage::Message { content }) => content,
-    };
-    let content = match accept_content(&content, settings) {
-        Ok(content) => content.to_owned(),
-        Err((code, why)) => {
-            outbound.error(code, why).await?;
-            return Ok(Flow::Continue);
-        }
-    };
-    let queued = Queued {
-        epoch: control.epoch(),
-        content,
-    };
-    match turns.try_send(queued) {
-        Ok(()) => Ok(Flow::Continue),
-        Err(TrySendError::Full(_)) => {
-            outbound
-                .error(
-                    ErrorCode::Busy,
-                    "too many messages are waiting for their turn; wait for the current answers",
-                )
-                .await?;
-            Ok(Flow::Continue)
-        }
-        Err(TrySendError::Closed(_)) => Ok(Flow::Stop),
-    }
-}
-
-/// Checks a user message's content, returning it trimmed.
-fn accept_content<'a>(
-    content: &'a str,
-    settings: &Settings,
-) -> Result<&'a str, (ErrorCode, String)> {
-    let content = content.trim();
-    if content.is_empty() {
-        return Err((ErrorCode::InvalidMessage, "the message is empty".into()));
-    }
-    if content.chars().count() > settings.max_content_chars {
-        return Err((
-            ErrorCode::TooLarge,
-            format!(
-                "the message is longer than {} characters",
-                settings.max_content_chars
-            ),
-        ));
-    }
-    Ok(content)
+pub struct Attachment {
+    pub connection: u64,
+    pub tx: mpsc::Sender<Outgoing>,
 }
 
 /// A user message waiting for its turn.
@@ -300,86 +55,272 @@ struct Queued {
     content: String,
 }
 
-/// What the reader needs to stop turns: the running turn's token and a counter that
-/// every `cancel` bumps, so messages queued before it are dropped too.
-#[derive(Default)]
-struct TurnControl {
-    running: std::sync::Mutex<Option<CancellationToken>>,
-    epoch: AtomicU64,
+/// Why a message was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum QueueError {
+    /// The queue is full.
+    Busy,
+    /// The session has ended.
+    Closed,
 }
 
-impl TurnControl {
-    fn epoch(&self) -> u64 {
-        self.epoch.load(Ordering::Acquire)
+/// What a `resume` found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resumed {
+    /// Events the client missed and that were replayed.
+    pub replayed: usize,
+    /// Some missed events had already left the bounded log.
+    pub gap: bool,
+}
+
+pub struct Session {
+    id: String,
+    state: Mutex<State>,
+    queue: mpsc::Sender<Queued>,
+    /// Bumped by every `cancel`, so messages queued before it are dropped too.
+    epoch: AtomicU64,
+    /// The running turn's token, for `cancel`.
+    running: Mutex<Option<CancellationToken>>,
+    /// Whether a turn is running; shutdown waits for it to turn false.
+    busy: watch::Sender<bool>,
+    /// Cancelled when the session ends: stops its turn and its worker.
+    closed: CancellationToken,
+}
+
+struct State {
+    next_seq: u64,
+    log: VecDeque<(u64, Utf8Bytes)>,
+    log_bytes: usize,
+    attached: Option<Attachment>,
+    detached_since: Option<Instant>,
+}
+
+impl Session {
+    /// Creates a session and starts its worker.
+    pub fn start(
+        id: String,
+        agent: Arc<Agent>,
+        max_queued: usize,
+        shutdown: CancellationToken,
+    ) -> Arc<Self> {
+        let (queue, queue_rx) = mpsc::channel(max_queued.max(1));
+        let session = Arc::new(Self {
+            id,
+            state: Mutex::new(State {
+                next_seq: 1,
+                log: VecDeque::new(),
+                log_bytes: 0,
+                attached: None,
+                detached_since: Some(Instant::now()),
+            }),
+            queue,
+            epoch: AtomicU64::new(0),
+            running: Mutex::new(None),
+            busy: watch::Sender::new(false),
+            closed: CancellationToken::new(),
+        });
+        let span = tracing::info_span!("session", session_id = %session.id);
+        tokio::spawn(
+            Arc::clone(&session)
+                .work(queue_rx, agent, shutdown)
+                .instrument(span),
+        );
+        session
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // Plain data updated in small critical sections; a panic cannot tear it.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn running(&self) -> MutexGuard<'_, Option<CancellationToken>> {
+        self.running.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queues a user message for its turn.
+    pub fn enqueue(&self, content: String) -> Result<(), QueueError> {
+        let queued = Queued {
+            epoch: self.epoch.load(Ordering::Acquire),
+            content,
+        };
+        self.queue.try_send(queued).map_err(|error| match error {
+            mpsc::error::TrySendError::Full(_) => QueueError::Busy,
+            mpsc::error::TrySendError::Closed(_) => QueueError::Closed,
+        })
     }
 
     /// Cancels the running turn and everything queued; says whether a turn was running.
-    fn cancel(&self) -> bool {
+    pub fn cancel(&self) -> bool {
         self.epoch.fetch_add(1, Ordering::AcqRel);
-        let running = self.lock().take();
+        let running = self.running().take();
         running.map(|token| token.cancel()).is_some()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Option<CancellationToken>> {
-        // Holds a plain Option; a panic elsewhere cannot leave it inconsistent.
-        self.running
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-}
-
-/// Runs queued messages' turns one after another, keeping the conversation. Every
-/// message gets exactly one terminal event: `complete`, `error` or `cancelled`.
-async fn run_turns(
-    mut queue: mpsc::Receiver<Queued>,
-    control: Arc<TurnControl>,
-    outbound: Outbound,
-    agent: Arc<Agent>,
-    disconnected: CancellationToken,
-    shutdown: CancellationToken,
-) {
-    let mut history: Vec<ChatMessage> = Vec::new();
-    while let Some(queued) = queue.recv().await {
-        if disconnected.is_cancelled() || shutdown.is_cancelled() {
-            break;
-        }
-        let turn_id = new_id();
-        if queued.epoch != control.epoch() {
-            let _ = outbound
-                .event(ServerEvent::Cancelled {}, Some(&turn_id))
-                .await;
-            continue;
-        }
-        let cancel = disconnected.child_token();
-        *control.lock() = Some(cancel.clone());
-        let mut sink = TurnSink {
-            outbound: &outbound,
-            turn_id: &turn_id,
+    /// Attaches a connection, replaying the events after `last_seq` first (for
+    /// `resume`). A connection the session was attached to before is told to close.
+    pub fn attach(&self, attachment: Attachment, last_seq: Option<u64>) -> Resumed {
+        let mut state = self.state();
+        let mut resumed = Resumed {
+            replayed: 0,
+            gap: false,
         };
-        let turn = agent.run_turn(&turn_id, &queued.content, &history, &mut sink, &cancel);
-        let outcome = AssertUnwindSafe(turn).catch_unwind().await;
-        control.lock().take();
-        match outcome {
-            Ok(Ok(summary)) => {
-                history.extend(summary.messages);
-                if history.len() > MAX_HISTORY {
-                    trim_history(&mut history);
+        if let Some(last_seq) = last_seq {
+            let oldest = state.log.front().map_or(state.next_seq, |(seq, _)| *seq);
+            resumed.gap = last_seq.saturating_add(1) < oldest;
+            for (_, frame) in state.log.iter().filter(|(seq, _)| *seq > last_seq) {
+                // The connection's queue is larger than the log and still empty of
+                // turn events, so this cannot fill it; a failure means it is gone.
+                if attachment
+                    .tx
+                    .try_send(Outgoing::Text(frame.clone()))
+                    .is_err()
+                {
+                    break;
+                }
+                resumed.replayed += 1;
+            }
+        }
+        if let Some(previous) = state.attached.replace(attachment)
+            && let Some(current) = &state.attached
+            && previous.connection != current.connection
+        {
+            let _ = previous.tx.try_send(Outgoing::Close(
+                4000,
+                "session resumed on another connection",
+            ));
+        }
+        state.detached_since = None;
+        resumed
+    }
+
+    /// Detaches `connection`, if it is the attached one.
+    pub fn detach(&self, connection: u64) {
+        let mut state = self.state();
+        if state
+            .attached
+            .as_ref()
+            .is_some_and(|a| a.connection == connection)
+        {
+            state.attached = None;
+            state.detached_since = Some(Instant::now());
+        }
+    }
+
+    pub fn is_detached(&self) -> bool {
+        self.state().attached.is_none()
+    }
+
+    /// How long no connection has held the session, if none does.
+    pub fn detached_for(&self) -> Option<Duration> {
+        self.state().detached_since.map(|since| since.elapsed())
+    }
+
+    /// Ends the session: cancels its turn and stops its worker.
+    pub fn close(&self) {
+        self.closed.cancel();
+    }
+
+    /// Resolves once no turn is running.
+    pub async fn idle(&self) {
+        let mut busy = self.busy.subscribe();
+        let _ = busy.wait_for(|busy| !busy).await;
+    }
+
+    /// Numbers, serialises, logs and delivers one turn event.
+    async fn publish(&self, event: ServerEvent, turn_id: &str) {
+        let (frame, target) = {
+            let mut state = self.state();
+            let seq = state.next_seq;
+            state.next_seq += 1;
+            let frame = ServerFrame {
+                event,
+                turn_id: Some(turn_id.to_owned()),
+                seq: Some(seq),
+                ts_ms: Some(now_ms()),
+            };
+            let Ok(text) = serde_json::to_string(&frame) else {
+                return; // These types always serialise.
+            };
+            let text = Utf8Bytes::from(text);
+            state.log_bytes += text.len();
+            state.log.push_back((seq, text.clone()));
+            while state.log.len() > LOG_MAX_EVENTS || state.log_bytes > LOG_MAX_BYTES {
+                let Some((_, dropped)) = state.log.pop_front() else {
+                    break;
+                };
+                state.log_bytes -= dropped.len();
+            }
+            (text, state.attached.clone())
+        };
+        // Sent outside the lock: a slow client slows its own turns, nobody else's.
+        if let Some(attachment) = target
+            && attachment.tx.send(Outgoing::Text(frame)).await.is_err()
+        {
+            self.detach(attachment.connection);
+        }
+    }
+
+    /// Runs queued messages' turns one after another, keeping the conversation. Every
+    /// message gets exactly one terminal event: `complete`, `error` or `cancelled`.
+    async fn work(
+        self: Arc<Self>,
+        mut queue: mpsc::Receiver<Queued>,
+        agent: Arc<Agent>,
+        shutdown: CancellationToken,
+    ) {
+        let mut history: Vec<ChatMessage> = Vec::new();
+        loop {
+            let queued = tokio::select! {
+                queued = queue.recv() => match queued {
+                    Some(queued) => queued,
+                    None => break,
+                },
+                () = self.closed.cancelled() => break,
+            };
+            // No new turns once shutdown began; the connection is closing.
+            if shutdown.is_cancelled() {
+                break;
+            }
+            let turn_id = super::connection::new_id();
+            if queued.epoch != self.epoch.load(Ordering::Acquire) {
+                self.publish(ServerEvent::Cancelled {}, &turn_id).await;
+                continue;
+            }
+            let cancel = self.closed.child_token();
+            *self.running() = Some(cancel.clone());
+            self.busy.send_replace(true);
+            let mut sink = SessionSink {
+                session: &self,
+                turn_id: &turn_id,
+            };
+            let turn = agent.run_turn(&turn_id, &queued.content, &history, &mut sink, &cancel);
+            let outcome = AssertUnwindSafe(turn).catch_unwind().await;
+            self.running().take();
+            match outcome {
+                Ok(Ok(summary)) => {
+                    history.extend(summary.messages);
+                    if history.len() > MAX_HISTORY {
+                        trim_history(&mut history);
+                    }
+                }
+                Ok(Err(_)) => {} // The agent has sent `error` or `cancelled`.
+                Err(_) => {
+                    tracing::error!(turn_id = %turn_id, "a turn panicked");
+                    agent.record_panic();
+                    let event = ServerEvent::error_with_code(
+                        ErrorCode::Internal,
+                        "an internal error stopped this turn; the connection is still open",
+                    );
+                    self.publish(event, &turn_id).await;
                 }
             }
-            Ok(Err(_)) => {} // The agent has sent `error` or `cancelled`.
-            Err(_) => {
-                tracing::error!(turn_id = %turn_id, "a turn panicked");
-                let _ = outbound
-                    .event(
-                        ServerEvent::error_with_code(
-                            ErrorCode::Internal,
-                            "an internal error stopped this turn; the connection is still open",
-                        ),
-                        Some(&turn_id),
-                    )
-                    .await;
-            }
+            self.busy.send_replace(false);
         }
+        self.busy.send_replace(false);
     }
 }
 
@@ -395,47 +336,23 @@ fn trim_history(history: &mut Vec<ChatMessage>) {
     history.drain(..cut);
 }
 
-/// The agent's view of the connection for one turn.
-struct TurnSink<'a> {
-    outbound: &'a Outbound,
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The agent's view of the session for one turn. Publishing never fails: with no
+/// connection attached, events wait in the log for a `resume`.
+struct SessionSink<'a> {
+    session: &'a Session,
     turn_id: &'a str,
 }
 
 #[async_trait]
-impl EventSink for TurnSink<'_> {
+impl EventSink for SessionSink<'_> {
     async fn send(&mut self, event: ServerEvent) -> Result<(), SinkClosed> {
-        self.outbound.event(event, Some(self.turn_id)).await
+        self.session.publish(event, self.turn_id).await;
+        Ok(())
     }
-}
-
-/// Owns the socket's sending half: writes frames as they come, flushing once per burst.
-async fn write_frames<W>(mut sink: W, mut rx: mpsc::Receiver<Outgoing>)
-where
-    W: Sink<Message> + Unpin,
-{
-    'outer: while let Some(first) = rx.recv().await {
-        let mut next = Some(first);
-        while let Some(outgoing) = next.take() {
-            match outgoing {
-                Outgoing::Text(text) => {
-                    if sink.feed(Message::Text(text)).await.is_err() {
-                        break 'outer;
-                    }
-                }
-                Outgoing::Close(code, reason) => {
-                    let frame = CloseFrame {
-                        code,
-                        reason: reason.into(),
-                    };
-                    let _ = sink.send(Message::Close(Some(frame))).await;
-                    break 'outer;
-                }
-            }
-            next = rx.try_recv().ok();
-        }
-        if sink.flush().await.is_err() {
-            break;
-        }
-    }
-    let _ = sink.close().await;
 }

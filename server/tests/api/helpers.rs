@@ -1,10 +1,10 @@
 //! Spawns the real application on a free port and talks to it like a client would.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use futures::{SinkExt, StreamExt};
 use protocol::{ServerEvent, ServerFrame};
-use server::{Application, Settings};
+use server::{Application, Settings, llm::Llm};
 use tokio::net::TcpStream;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, tungstenite::Message};
 use tokio_util::sync::CancellationToken;
@@ -36,12 +36,26 @@ pub async fn spawn_app() -> TestApp {
 
 /// The server with settings adjusted by `configure`.
 pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn(configure, None).await
+}
+
+/// The server driven by `llm` instead of the configured provider.
+pub async fn spawn_app_with_llm(
+    llm: Arc<dyn Llm>,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
+    spawn(configure, Some(llm)).await
+}
+
+async fn spawn(configure: impl FnOnce(&mut Settings), llm: Option<Arc<dyn Llm>>) -> TestApp {
     init_logs();
     let mut settings = Settings::for_tests();
     configure(&mut settings);
-    let application = Application::build(settings)
-        .await
-        .expect("application builds");
+    let application = match llm {
+        Some(llm) => Application::build_with_llm(settings, llm).await,
+        None => Application::build(settings).await,
+    }
+    .expect("application builds");
     let address = application.address();
     let stop = CancellationToken::new();
     let signal = stop.clone();
@@ -57,6 +71,39 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
+    }
+
+    /// One metric's value from `/metrics` (the first sample whose name and labels
+    /// start with `series`, e.g. `toolstream_turns_running`).
+    pub async fn metric(&self, series: &str) -> f64 {
+        let text = reqwest::get(self.url("/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .filter(|line| !line.starts_with('#'))
+            .find(|line| line.starts_with(series))
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(0.0)
+    }
+
+    /// Waits until `series` reads `value`, failing after a few seconds.
+    pub async fn wait_for_metric(&self, series: &str, value: f64) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let now = self.metric(series).await;
+            if now == value {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{series} stayed at {now}, expected {value}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// A WebSocket client on `/ws`, past the `ready` event.

@@ -2,7 +2,9 @@
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly by design.
 
+mod fixtures;
 mod helpers;
 mod pages;
+mod reliability;
 mod turns;
 mod websocket;
