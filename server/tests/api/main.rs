@@ -4,7 +4,10 @@
 
 mod fixtures;
 mod helpers;
+mod load;
 mod pages;
 mod reliability;
+mod resume;
+mod security;
 mod turns;
 mod websocket;
