@@ -2,7 +2,9 @@
 //! clients, and reaches the MCP toolbox over HTTP.
 
 pub mod agent;
+pub mod api;
 pub mod config;
+pub mod error;
 pub mod lang;
 pub mod llm;
 pub mod mcp;

@@ -14,6 +14,7 @@ use tower_http::{catch_panic::CatchPanicLayer, services::ServeDir, trace::TraceL
 
 use crate::{
     agent::{Agent, AgentSettings},
+    api,
     config::Settings,
     llm::Llm,
     mcp::{McpClient, McpSettings},
@@ -213,6 +214,7 @@ pub fn router(state: AppState, embedded_toolbox: Option<Router<AppState>>) -> Ro
         .route("/healthz", get(health))
         .route("/readyz", get(readiness))
         .route("/metrics", get(metrics));
+    router = router.merge(api::routes(&state));
     if let Some(toolbox) = embedded_toolbox {
         router = router.merge(toolbox);
     }
