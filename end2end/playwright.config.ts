@@ -1,12 +1,11 @@
 import { defineConfig } from "@playwright/test";
 
-// Browser tests of the chat UI. The server under test is the release binary built by
-// `scripts/test.sh`, with its embedded toolbox and the local planner.
-const port = Number(process.env.E2E_PORT ?? 18765);
-
+// Browser tests of the chat UI. Each test starts the release `server` binary (built by
+// `scripts/test.sh`) on a free port, with its embedded toolbox and the local planner,
+// or with a slow Python MCP toolbox when it needs a turn to take time.
 export default defineConfig({
   testDir: "./tests",
-  timeout: 30_000,
+  timeout: 45_000,
   expect: { timeout: 10_000 },
   fullyParallel: false,
   workers: 1,
@@ -14,7 +13,7 @@ export default defineConfig({
   reporter: [["list"]],
   outputDir: "./test-results",
   use: {
-    baseURL: `http://127.0.0.1:${port}`,
+    locale: "en-US",
     screenshot: "only-on-failure",
     trace: "retain-on-failure",
     launchOptions: {
@@ -30,21 +29,6 @@ export default defineConfig({
         "--disable-component-update",
         "--disable-sync",
       ],
-    },
-  },
-  webServer: {
-    command: "./target/release/server",
-    cwd: "..",
-    url: `http://127.0.0.1:${port}/health`,
-    reuseExistingServer: false,
-    timeout: 60_000,
-    stdout: "ignore",
-    stderr: "pipe",
-    env: {
-      HOST: "127.0.0.1",
-      PORT: String(port),
-      LEPTOS_SITE_ROOT: "target/site",
-      LOG_LEVEL: "warn",
     },
   },
 });

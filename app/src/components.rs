@@ -1,4 +1,7 @@
-//! Reusable pieces of the chat page.
+//! The parts of the chat page.
 
 pub mod composer;
+pub mod header;
+pub mod tools_panel;
 pub mod transcript;
+pub mod turn;

@@ -1,24 +1,49 @@
-//! The browser's WebSocket client (hydrate only): connects to `/ws`, sends user
-//! messages, and turns server events into transcript entries.
+//! The browser's WebSocket client (hydrate only).
+//!
+//! It connects on load, reconnects after a drop with exponential backoff and jitter,
+//! and resumes the stored session so that no event of a running turn is lost or
+//! shown twice. The conversation is saved to local storage as it changes.
+
+use std::time::Duration;
 
 use futures::{SinkExt, StreamExt, channel::mpsc};
-use gloo_net::websocket::{Message, futures::WebSocket};
-use leptos::{prelude::*, task::spawn_local};
-use protocol::{ClientMessage, ServerEvent, ServerFrame};
+use gloo_net::websocket::{Message, WebSocketError, futures::WebSocket};
+use leptos::{ev, prelude::*, task::spawn_local};
+use protocol::{ClientMessage, ErrorCode, LlmDescriptor, ServerEvent, ServerFrame, ToolDescriptor};
 
 use crate::{
-    chat::{Status, entry_for},
-    pages::chat::ChatState,
+    chat::{Applied, Conversation, TurnError},
+    i18n::Text,
+    pages::chat::{ChatState, Status},
+    storage,
 };
 
-/// A handle on the page's one connection.
+/// The first reconnection delay; it doubles per attempt up to `MAX_BACKOFF_MS`, and
+/// each delay is randomised between half and all of it so that clients dropped
+/// together do not return together.
+const FIRST_BACKOFF_MS: f64 = 500.0;
+const MAX_BACKOFF_MS: f64 = 15_000.0;
+
+/// Close codes the server uses on purpose.
+const CLOSE_POLICY: u16 = 1008;
+const CLOSE_TAKEN_OVER: u16 = 4000;
+
+/// A handle on the page's one connection. `Copy`: every field is a stored handle.
 #[derive(Clone, Copy)]
 pub struct Socket {
     state: ChatState,
-    /// Sends to the current connection's writer; `None` when disconnected.
+    /// Sends to the current connection; `None` when there is none.
     outbox: StoredValue<Option<mpsc::UnboundedSender<String>>, LocalStorage>,
-    /// Bumped on every connect, so a stale connection's reader cannot touch the state.
+    /// Bumped whenever a connection is replaced, so a stale one changes nothing.
     generation: StoredValue<u64>,
+    /// Failed attempts since the last good connection, for the backoff.
+    attempts: StoredValue<u32>,
+    /// The user chose to stay offline, or the server needs something from them.
+    manual: StoredValue<bool>,
+    /// The stored session this connection asked to resume, until the server answers.
+    resuming: StoredValue<Option<String>>,
+    /// The session the server opened for this connection, used if resuming fails.
+    fresh: StoredValue<Option<String>>,
 }
 
 impl Socket {
@@ -27,34 +52,140 @@ impl Socket {
             state,
             outbox: StoredValue::new_local(None),
             generation: StoredValue::new(0),
+            attempts: StoredValue::new(0),
+            manual: StoredValue::new(false),
+            resuming: StoredValue::new(None),
+            fresh: StoredValue::new(None),
         }
     }
 
+    /// Restores the saved conversation and connects (once, after hydration).
+    pub fn start(self) {
+        if let Some(saved) = storage::load_conversation() {
+            self.state.conversation.set(saved);
+        }
+        // Back online: try at once instead of waiting for the backoff.
+        let _ = window_event_listener(ev::online, move |_| {
+            if self.state.status.get_untracked() == Status::Reconnecting {
+                self.open();
+            }
+        });
+        self.open();
+    }
+
+    /// The Connect button: connect now, resuming the stored session.
+    pub fn connect_now(self) {
+        self.manual.set_value(false);
+        self.attempts.set_value(0);
+        self.state.notice.set(None);
+        self.open();
+    }
+
+    /// The Disconnect button. The server keeps the session for a while, so Connect
+    /// resumes it, running turn included.
+    pub fn disconnect(self) {
+        self.manual.set_value(true);
+        self.drop_connection();
+        self.state.status.set(Status::Offline);
+    }
+
+    /// The New chat button: stop what runs, forget the conversation, start a session.
+    pub fn new_chat(self) {
+        if self
+            .state
+            .conversation
+            .with_untracked(Conversation::is_busy)
+        {
+            self.stop();
+        }
+        self.drop_connection();
+        self.state.conversation.set(Conversation::default());
+        self.state.announcement.set(String::new());
+        storage::clear_conversation();
+        self.connect_now();
+    }
+
+    /// Sends a user message.
+    pub fn send(self, content: String) {
+        self.state.conversation.update(|c| {
+            c.ask(content.clone());
+        });
+        self.save();
+        if !self.transmit(&ClientMessage::Message { content }) {
+            self.state.conversation.update(|c| {
+                c.refuse_latest(TurnError {
+                    code: None,
+                    message: "not connected".into(),
+                });
+            });
+        }
+    }
+
+    /// The Stop button: cancels the running turn and the queued ones.
+    pub fn stop(self) {
+        self.transmit(&ClientMessage::Cancel {});
+    }
+
+    /// The API key form: remember the key and connect with it.
+    pub fn use_api_key(self, key: String) {
+        storage::set_api_key(&key);
+        self.state.needs_key.set(false);
+        self.connect_now();
+    }
+
+    fn transmit(self, message: &ClientMessage) -> bool {
+        let Ok(text) = serde_json::to_string(message) else {
+            return false;
+        };
+        self.outbox.with_value(|outbox| {
+            outbox
+                .as_ref()
+                .is_some_and(|tx| tx.unbounded_send(text).is_ok())
+        })
+    }
+
+    fn save(self) {
+        self.state
+            .conversation
+            .with_untracked(storage::save_conversation);
+    }
+
+    /// Forgets the current connection; its task drops the socket, which closes it.
+    fn drop_connection(self) {
+        self.generation.update_value(|g| *g += 1);
+        self.outbox.set_value(None);
+        self.resuming.set_value(None);
+        self.fresh.set_value(None);
+    }
+
     /// Opens a connection, unless one is open.
-    pub fn connect(self) {
+    fn open(self) {
         if self.outbox.with_value(Option::is_some) {
             return;
         }
-        let state = self.state;
-        let socket = match WebSocket::open(&endpoint()) {
+        let mut protocols = vec!["toolstream".to_owned()];
+        if let Some(key) = storage::api_key() {
+            protocols.push(format!("bearer.{key}"));
+        }
+        let socket = match WebSocket::open_with_protocols(&endpoint(), &protocols) {
             Ok(socket) => socket,
-            Err(error) => {
-                state.status.set(Status::Disconnected);
-                state.notice(format!("Cannot connect: {error}"));
-                return;
-            }
+            Err(_) => return self.schedule_reconnect(),
         };
-        state.status.set(Status::Connecting);
+        self.state.status.set(if self.attempts.get_value() == 0 {
+            Status::Connecting
+        } else {
+            Status::Reconnecting
+        });
         self.generation.update_value(|g| *g += 1);
         let generation = self.generation.get_value();
         let current = move || self.generation.get_value() == generation;
         let (outbox, mut pending) = mpsc::unbounded::<String>();
         self.outbox.set_value(Some(outbox));
 
-        // One task owns the socket: dropping it (when the outbox closes on Disconnect,
-        // or the server goes away) is what closes the connection.
+        // One task owns the socket: dropping it is what closes the connection.
         spawn_local(async move {
             let mut socket = socket.fuse();
+            let mut close_code = None;
             loop {
                 futures::select! {
                     outgoing = pending.next() => match outgoing {
@@ -66,62 +197,173 @@ impl Socket {
                         None => break,
                     },
                     incoming = socket.next() => match incoming {
-                        Some(Ok(Message::Text(text))) if current() => receive(state, &text),
+                        Some(Ok(Message::Text(text))) if current() => self.receive(&text),
                         Some(Ok(_)) => {}
+                        Some(Err(WebSocketError::ConnectionClose(event))) => {
+                            close_code = Some(event.code);
+                            break;
+                        }
                         Some(Err(_)) | None => break,
                     },
                 }
             }
             drop(socket);
             if current() {
-                self.outbox.set_value(None);
-                state.status.set(Status::Disconnected);
-                state.notice("Disconnected");
+                self.closed(close_code);
             }
         });
     }
 
-    /// Closes the connection, if one is open.
-    pub fn disconnect(self) {
-        if self.outbox.with_value(Option::is_none) {
-            return;
-        }
-        // The old connection's task sees it is stale and drops the socket.
-        self.generation.update_value(|g| *g += 1);
+    /// The connection ended without the user asking.
+    fn closed(self, code: Option<u16>) {
         self.outbox.set_value(None);
-        self.state.status.set(Status::Disconnected);
-        self.state.notice("Disconnected");
-    }
-
-    /// Sends a user message on the open connection.
-    pub fn send(self, content: String) {
-        let frame = ClientMessage::Message { content };
-        let Ok(text) = serde_json::to_string(&frame) else {
-            return;
-        };
-        let sent = self.outbox.with_value(|outbox| {
-            outbox
-                .as_ref()
-                .is_some_and(|tx| tx.unbounded_send(text).is_ok())
-        });
-        if !sent {
-            self.state.notice("Not connected: press Connect first");
+        self.resuming.set_value(None);
+        self.fresh.set_value(None);
+        match code {
+            Some(CLOSE_POLICY) => {
+                self.manual.set_value(true);
+                self.state.needs_key.set(true);
+                self.state.status.set(Status::Offline);
+            }
+            Some(CLOSE_TAKEN_OVER) => {
+                self.manual.set_value(true);
+                self.state
+                    .notice
+                    .set(Some(crate::i18n::t(self.state.lang, Text::TakenOver)));
+                self.state.status.set(Status::Offline);
+            }
+            _ if self.manual.get_value() => self.state.status.set(Status::Offline),
+            _ => self.schedule_reconnect(),
         }
     }
-}
 
-/// Applies one server frame to the page.
-fn receive(state: ChatState, text: &str) {
-    let Ok(frame) = serde_json::from_str::<ServerFrame>(text) else {
-        return; // An event type this client does not know yet.
-    };
-    if let ServerEvent::Ready { llm, .. } = &frame.event {
-        state.status.set(Status::Connected);
-        state.llm.set(Some(llm.label.clone()));
-        state.notice("Connected to the agent");
+    fn schedule_reconnect(self) {
+        let attempt = self.attempts.get_value();
+        self.attempts.set_value(attempt + 1);
+        let base = (FIRST_BACKOFF_MS * 2f64.powi(attempt.min(8) as i32)).min(MAX_BACKOFF_MS);
+        let delay = base * (0.5 + js_sys::Math::random() * 0.5);
+        self.state.status.set(Status::Reconnecting);
+        let generation = self.generation.get_value();
+        set_timeout(
+            move || {
+                let still_wanted = self.generation.get_value() == generation
+                    && !self.manual.get_value()
+                    && self.outbox.with_value(Option::is_none);
+                if still_wanted {
+                    self.open();
+                }
+            },
+            Duration::from_millis(delay as u64),
+        );
     }
-    if let Some(entry) = entry_for(state.next_id(), &frame) {
-        state.push(entry);
+
+    /// Applies one server frame.
+    fn receive(self, text: &str) {
+        let Ok(frame) = serde_json::from_str::<ServerFrame>(text) else {
+            return; // A type this client does not know yet.
+        };
+        match &frame.event {
+            ServerEvent::Ready {
+                session_id,
+                llm,
+                tools,
+                ..
+            } => return self.ready(session_id, llm, tools),
+            ServerEvent::Error { code, message } if frame.turn_id.is_none() => {
+                return self.connection_error(*code, message);
+            }
+            _ => {}
+        }
+        let applied = self.state.conversation.try_update(|c| c.apply(&frame));
+        if let Some(Applied::Turn { local_id, finished }) = applied {
+            if finished {
+                self.announce(local_id);
+            }
+            // Pieces of a streamed answer are not saved one by one: the saved
+            // `last_seq` then predates them, and a resume sends them again.
+            if !matches!(frame.event, ServerEvent::ResponseDelta { .. }) {
+                self.save();
+            }
+        }
+    }
+
+    fn ready(self, session_id: &str, llm: &LlmDescriptor, tools: &[ToolDescriptor]) {
+        self.state.llm.set(Some(llm.label.clone()));
+        self.state.tools.set(tools.to_vec());
+        let stored = self
+            .state
+            .conversation
+            .with_untracked(|c| c.session_id.clone());
+        let resumed = self
+            .resuming
+            .with_value(|r| r.as_deref() == Some(session_id));
+        match stored {
+            _ if resumed => self.resuming.set_value(None),
+            // A new connection and an earlier session to continue: ask for it.
+            Some(stored) if stored != session_id && self.fresh.with_value(Option::is_none) => {
+                self.fresh.set_value(Some(session_id.to_owned()));
+                self.resuming.set_value(Some(stored.clone()));
+                let last_seq = self.state.conversation.with_untracked(|c| c.last_seq);
+                self.transmit(&ClientMessage::Resume {
+                    session_id: stored,
+                    last_seq,
+                });
+                return; // Connected once the server answers.
+            }
+            _ => {
+                self.state
+                    .conversation
+                    .update(|c| c.switch_session(session_id.to_owned()));
+                self.save();
+            }
+        }
+        self.connected();
+    }
+
+    fn connected(self) {
+        self.attempts.set_value(0);
+        self.state.status.set(Status::Connected);
+        self.state.notice.set(None);
+    }
+
+    /// An error not tied to a turn: about resuming, or about the last message sent.
+    fn connection_error(self, code: Option<ErrorCode>, message: &str) {
+        match code {
+            Some(ErrorCode::SessionExpired) => {
+                // The server no longer has the session: continue in the fresh one.
+                let fresh = self.fresh.with_value(Clone::clone);
+                if let Some(fresh) = fresh {
+                    self.state.conversation.update(|c| c.switch_session(fresh));
+                    self.save();
+                }
+                self.resuming.set_value(None);
+                self.connected();
+            }
+            Some(ErrorCode::ResumeGap) => {}
+            _ => {
+                let error = TurnError {
+                    code,
+                    message: message.to_owned(),
+                };
+                self.state.conversation.update(|c| {
+                    c.refuse_latest(error);
+                });
+                self.save();
+            }
+        }
+    }
+
+    /// Tells screen readers how a turn ended.
+    fn announce(self, local_id: u64) {
+        let text = self.state.conversation.with_untracked(|c| {
+            c.turn(local_id).map(|turn| match &turn.error {
+                Some(error) => error.message.clone(),
+                None => turn.answer.clone(),
+            })
+        });
+        if let Some(text) = text.filter(|t| !t.is_empty()) {
+            self.state.announcement.set(text);
+        }
     }
 }
 

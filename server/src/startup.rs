@@ -200,7 +200,7 @@ fn leptos_options() -> anyhow::Result<LeptosOptions> {
 /// when it runs in-process.
 pub fn router(state: AppState, embedded_toolbox: Option<Router<AppState>>) -> Router {
     let options = state.leptos_options.clone();
-    let page = leptos_axum::render_app_to_stream_with_context(use_request_nonce, move || {
+    let page = leptos_axum::render_app_to_stream_with_context(provide_request_context, move || {
         app::shell(options.clone())
     });
     let assets = ServeDir::new(&*state.leptos_options.site_root)
@@ -226,14 +226,23 @@ pub fn router(state: AppState, embedded_toolbox: Option<Router<AppState>>) -> Ro
         .with_state(state)
 }
 
-/// Gives Leptos the nonce that [`security::headers`] put in the CSP header, so its
-/// inline hydration script carries the same one.
-fn use_request_nonce() {
+/// What the page's rendering needs from the request: the nonce that
+/// [`security::headers`] put in the CSP header (so Leptos's inline hydration script
+/// carries the same one), and the UI language from `Accept-Language`.
+fn provide_request_context() {
     use leptos::prelude::{provide_context, use_context};
-    let parts = use_context::<axum::http::request::Parts>();
-    if let Some(security::CspNonce(nonce)) = parts.as_ref().and_then(|p| p.extensions.get()) {
+    let Some(parts) = use_context::<axum::http::request::Parts>() else {
+        return;
+    };
+    if let Some(security::CspNonce(nonce)) = parts.extensions.get() {
         provide_context(leptos::nonce::Nonce::from_value(nonce.clone()));
     }
+    let accept = parts
+        .headers
+        .get(axum::http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    provide_context(app::i18n::UiLang(app::i18n::Lang::from_header(accept)));
 }
 
 async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {

@@ -1,53 +1,67 @@
-//! The list of transcript entries, each styled by its kind.
+//! The conversation: one entry per turn, kept scrolled to the newest unless the user
+//! scrolled up to read.
 
 use leptos::prelude::*;
 
-use crate::chat::{Entry, EntryKind};
+use crate::{
+    components::turn::TurnView,
+    i18n::{Text, t},
+    pages::chat::Actions,
+};
 
-/// Shows the transcript as it grows, keeping the newest line in view.
+/// Within this many pixels of the bottom counts as "at the bottom".
+const STICK_PX: i32 = 48;
+
 #[component]
-pub fn Transcript(entries: ReadSignal<Vec<Entry>>) -> impl IntoView {
-    let list = NodeRef::<leptos::html::Ol>::new();
+pub fn Transcript() -> impl IntoView {
+    let state = expect_context::<Actions>().state();
+    let lang = state.lang;
+    let conversation = state.conversation;
+    let list = NodeRef::<leptos::html::Div>::new();
+    // Follow new content only while the reader is at the bottom.
+    let (stick, set_stick) = signal(true);
+
+    let on_scroll = move |_| {
+        if let Some(el) = list.get() {
+            let gap = el.scroll_height() - el.scroll_top() - el.client_height();
+            set_stick.set(gap <= STICK_PX);
+        }
+    };
+    let to_bottom = move || {
+        if let Some(el) = list.get() {
+            el.set_scroll_top(el.scroll_height());
+        }
+    };
     Effect::new(move |_| {
-        entries.track();
-        if let Some(list) = list.get() {
-            list.set_scroll_top(list.scroll_height());
+        conversation.track();
+        if stick.get_untracked() {
+            request_animation_frame(to_bottom);
         }
     });
-    view! {
-        <ol class="transcript" node_ref=list aria-live="polite" aria-label="Conversation">
-            <For each=move || entries.get() key=|entry| entry.id let:entry>
-                <EntryLine entry />
-            </For>
-        </ol>
-    }
-}
 
-#[component]
-fn EntryLine(entry: Entry) -> impl IntoView {
-    let icon = match entry.kind {
-        EntryKind::User => "👤",
-        EntryKind::Start => "🚀",
-        EntryKind::Step => "⚙️",
-        EntryKind::ToolCall => "🔧",
-        EntryKind::ToolResult if entry.failed => "⚠️",
-        EntryKind::ToolResult => "✅",
-        EntryKind::Response => "🤖",
-        EntryKind::Complete => "✓",
-        EntryKind::Error => "❌",
-        EntryKind::Notice => "•",
-    };
-    let class = format!(
-        "entry entry-{}{}",
-        entry.kind.as_str(),
-        if entry.failed { " entry-failed" } else { "" }
-    );
-    let arrow = (entry.kind == EntryKind::ToolResult).then_some(" → ");
+    let ids = move || conversation.with(|c| c.turns.iter().map(|t| t.local_id).collect::<Vec<_>>());
     view! {
-        <li class=class data-kind=entry.kind.as_str()>
-            <span class="entry-icon" aria-hidden="true">{icon}</span>
-            {entry.label.map(|label| view! { <span class="entry-label">{label}{arrow}</span> })}
-            <span class="entry-text">{entry.text}</span>
-        </li>
+        <div class="transcript" node_ref=list on:scroll=on_scroll tabindex="-1">
+            <Show when=move || conversation.with(|c| c.turns.is_empty())>
+                <p class="empty muted">{t(lang, Text::Empty)}</p>
+            </Show>
+            <ol class="turns" aria-label=t(lang, Text::Conversation)>
+                <For each=ids key=|id| *id let:id>
+                    <TurnView local_id=id />
+                </For>
+            </ol>
+        </div>
+        <Show when=move || !stick.get()>
+            <button
+                type="button"
+                class="jump"
+                on:click=move |_| {
+                    to_bottom();
+                    set_stick.set(true);
+                }
+            >
+                {t(lang, Text::Jump)} " ↓"
+            </button>
+        </Show>
     }
 }

@@ -1,0 +1,51 @@
+//! The page header: name, connection status, active LLM, connection buttons.
+
+use leptos::prelude::*;
+
+use crate::{
+    i18n::{Text, t},
+    pages::chat::{Actions, Status},
+};
+
+#[component]
+pub fn Header() -> impl IntoView {
+    let actions = expect_context::<Actions>();
+    let state = actions.state();
+    let lang = state.lang;
+    let status = state.status;
+    view! {
+        <header class="chat-header">
+            <div class="brand">
+                <h1>"toolstream"</h1>
+                <p class="tagline">{t(lang, Text::Tagline)}</p>
+            </div>
+            <p class="status" data-status=move || status.get().as_str() role="status">
+                <span class="status-dot" aria-hidden="true"></span>
+                {move || status.get().label(lang)}
+            </p>
+            <p class="llm">
+                {t(lang, Text::Llm)} ": "
+                <span class="llm-label">{move || state.llm.get().unwrap_or_else(|| "—".into())}</span>
+            </p>
+            <div class="connection-buttons">
+                <button
+                    type="button"
+                    on:click=move |_| actions.connect()
+                    disabled=move || matches!(status.get(), Status::Connected | Status::Connecting)
+                >
+                    {t(lang, Text::Connect)}
+                </button>
+                <button
+                    type="button"
+                    on:click=move |_| actions.disconnect()
+                    disabled=move || status.get() == Status::Offline
+                >
+                    {t(lang, Text::Disconnect)}
+                </button>
+                <button type="button" on:click=move |_| actions.new_chat()>
+                    {t(lang, Text::NewChat)}
+                </button>
+            </div>
+        </header>
+    }
+}

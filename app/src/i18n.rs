@@ -1,0 +1,205 @@
+//! The UI's words in Spanish and English, following the browser's language.
+//!
+//! The server picks the language from `Accept-Language` and writes it into
+//! `<html lang>`; the browser reads it back from there, so the hydrated page starts
+//! from exactly what the server rendered.
+
+use protocol::ErrorCode;
+
+/// A language of the UI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    En,
+    Es,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::En => "en",
+            Self::Es => "es",
+        }
+    }
+
+    /// The first supported language of an `Accept-Language` header or a `lang` tag.
+    pub fn from_header(header: &str) -> Self {
+        for part in header.split(',') {
+            let tag = part
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase();
+            if tag.starts_with("es") {
+                return Self::Es;
+            }
+            if tag.starts_with("en") {
+                return Self::En;
+            }
+        }
+        Self::default()
+    }
+}
+
+/// The server's choice, provided as context during server rendering.
+#[derive(Debug, Clone, Copy)]
+pub struct UiLang(pub Lang);
+
+/// A fixed piece of UI text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Text {
+    Tagline,
+    Connecting,
+    Connected,
+    Reconnecting,
+    Offline,
+    Connect,
+    Disconnect,
+    NewChat,
+    Send,
+    Stop,
+    Message,
+    Placeholder,
+    Tools,
+    NoTools,
+    Llm,
+    Empty,
+    Steps,
+    Thinking,
+    Waiting,
+    Stopped,
+    Interrupted,
+    ErrorTitle,
+    ApiKeyNeeded,
+    ApiKeyLabel,
+    ApiKeySave,
+    TakenOver,
+    Conversation,
+    Jump,
+}
+
+pub fn t(lang: Lang, text: Text) -> &'static str {
+    use Text::*;
+    match (lang, text) {
+        (Lang::En, Tagline) => "Chat with an agent that uses tools, and watch every step.",
+        (Lang::Es, Tagline) => "Conversa con un agente que usa herramientas y mira cada paso.",
+        (Lang::En, Connecting) => "Connecting…",
+        (Lang::Es, Connecting) => "Conectando…",
+        (Lang::En, Connected) => "Connected",
+        (Lang::Es, Connected) => "Conectado",
+        (Lang::En, Reconnecting) => "Reconnecting…",
+        (Lang::Es, Reconnecting) => "Reconectando…",
+        (Lang::En, Offline) => "Offline",
+        (Lang::Es, Offline) => "Sin conexión",
+        (Lang::En, Connect) => "Connect",
+        (Lang::Es, Connect) => "Conectar",
+        (Lang::En, Disconnect) => "Disconnect",
+        (Lang::Es, Disconnect) => "Desconectar",
+        (Lang::En, NewChat) => "New chat",
+        (Lang::Es, NewChat) => "Nuevo chat",
+        (Lang::En, Send) => "Send",
+        (Lang::Es, Send) => "Enviar",
+        (Lang::En, Stop) => "Stop",
+        (Lang::Es, Stop) => "Detener",
+        (Lang::En, Message) => "Message",
+        (Lang::Es, Message) => "Mensaje",
+        (Lang::En, Placeholder) => "Ask something, e.g. add 2 and 3, or (10 + 5) * 3",
+        (Lang::Es, Placeholder) => "Escribe tu mensaje, p. ej. Suma 10 y 5",
+        (Lang::En, Tools) => "Tools",
+        (Lang::Es, Tools) => "Herramientas",
+        (Lang::En, NoTools) => "The toolbox has not answered yet.",
+        (Lang::Es, NoTools) => "El toolbox aún no ha respondido.",
+        (Lang::En, Llm) => "LLM",
+        (Lang::Es, Llm) => "LLM",
+        (Lang::En, Empty) => "Try “Suma 10 y 5”, “what is 12 divided by 4” or “(10 + 5) * 3”.",
+        (Lang::Es, Empty) => "Prueba «Suma 10 y 5», «what is 12 divided by 4» o «(10 + 5) * 3».",
+        (Lang::En, Steps) => "steps",
+        (Lang::Es, Steps) => "pasos",
+        (Lang::En, Thinking) => "Working…",
+        (Lang::Es, Thinking) => "Trabajando…",
+        (Lang::En, Waiting) => "Waiting for its turn…",
+        (Lang::Es, Waiting) => "Esperando su turno…",
+        (Lang::En, Stopped) => "Stopped.",
+        (Lang::Es, Stopped) => "Detenido.",
+        (Lang::En, Interrupted) => {
+            "The connection was lost before the answer arrived. Send it again."
+        }
+        (Lang::Es, Interrupted) => {
+            "Se perdió la conexión antes de la respuesta. Vuelve a enviarlo."
+        }
+        (Lang::En, ErrorTitle) => "Error",
+        (Lang::Es, ErrorTitle) => "Error",
+        (Lang::En, ApiKeyNeeded) => "This server needs an API key.",
+        (Lang::Es, ApiKeyNeeded) => "Este servidor necesita una clave de API.",
+        (Lang::En, ApiKeyLabel) => "API key",
+        (Lang::Es, ApiKeyLabel) => "Clave de API",
+        (Lang::En, ApiKeySave) => "Use key",
+        (Lang::Es, ApiKeySave) => "Usar clave",
+        (Lang::En, TakenOver) => {
+            "This conversation continued in another tab. Press Connect to take it back."
+        }
+        (Lang::Es, TakenOver) => {
+            "Esta conversación continuó en otra pestaña. Pulsa Conectar para recuperarla."
+        }
+        (Lang::En, Conversation) => "Conversation",
+        (Lang::Es, Conversation) => "Conversación",
+        (Lang::En, Jump) => "Jump to the latest",
+        (Lang::Es, Jump) => "Ir al final",
+    }
+}
+
+/// What the user can do about an error, by its code.
+pub fn error_hint(lang: Lang, code: Option<ErrorCode>) -> &'static str {
+    use ErrorCode::*;
+    match (lang, code) {
+        (Lang::En, Some(ToolboxUnavailable)) => {
+            "The server reconnects to the toolbox by itself: send the message again in a few seconds."
+        }
+        (Lang::Es, Some(ToolboxUnavailable)) => {
+            "El servidor se reconecta solo al toolbox: vuelve a enviar el mensaje en unos segundos."
+        }
+        (Lang::En, Some(LlmUnavailable)) => {
+            "The language model is not reachable: try again later, or check the server's LLM settings."
+        }
+        (Lang::Es, Some(LlmUnavailable)) => {
+            "El modelo de lenguaje no responde: inténtalo más tarde o revisa la configuración del servidor."
+        }
+        (Lang::En, Some(Timeout)) => "It took too long: try again, or ask for something simpler.",
+        (Lang::Es, Some(Timeout)) => {
+            "Tardó demasiado: inténtalo de nuevo o pide algo más sencillo."
+        }
+        (Lang::En, Some(RateLimited | Busy)) => {
+            "Too many messages at once: wait for the answers, then continue."
+        }
+        (Lang::Es, Some(RateLimited | Busy)) => {
+            "Demasiados mensajes a la vez: espera las respuestas y continúa."
+        }
+        (Lang::En, Some(IterationLimit)) => {
+            "The agent needed too many steps: split the request into smaller ones."
+        }
+        (Lang::Es, Some(IterationLimit)) => {
+            "El agente necesitó demasiados pasos: divide la petición en partes."
+        }
+        (Lang::En, Some(TooLarge)) => "The message is too long: shorten it.",
+        (Lang::Es, Some(TooLarge)) => "El mensaje es demasiado largo: acórtalo.",
+        (Lang::En, _) => "Try again. If it keeps happening, the server's logs say why.",
+        (Lang::Es, _) => {
+            "Inténtalo de nuevo. Si se repite, los registros del servidor dicen por qué."
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_language_picks_the_first_supported() {
+        assert_eq!(Lang::from_header("es-ES,es;q=0.9,en;q=0.8"), Lang::Es);
+        assert_eq!(Lang::from_header("fr-FR,fr;q=0.9,es;q=0.5"), Lang::Es);
+        assert_eq!(Lang::from_header("en-US,en;q=0.9"), Lang::En);
+        assert_eq!(Lang::from_header("de"), Lang::En);
+        assert_eq!(Lang::from_header(""), Lang::En);
+    }
+}

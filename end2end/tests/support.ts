@@ -1,0 +1,167 @@
+import { test as base, expect, type Page } from "@playwright/test";
+import { spawn, type ChildProcess } from "node:child_process";
+import * as net from "node:net";
+import * as path from "node:path";
+
+const root = path.resolve(__dirname, "../..");
+
+/** A free TCP port on loopback. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject()));
+    });
+  });
+}
+
+async function waitFor(url: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const response = await fetch(url);
+      if (response.status < 500) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error(`${url} never answered`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function stopProcess(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
+  if (child.exitCode === null) child.kill("SIGKILL");
+}
+
+/** The release `server` binary, run the way operators run it. */
+export class AgentServer {
+  private child?: ChildProcess;
+  constructor(
+    readonly port: number,
+    private env: Record<string, string> = {},
+  ) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  async start(): Promise<void> {
+    this.child = spawn(path.join(root, "target/release/server"), [], {
+      cwd: root,
+      env: {
+        PATH: process.env.PATH ?? "",
+        HOST: "127.0.0.1",
+        PORT: String(this.port),
+        LEPTOS_SITE_ROOT: "target/site",
+        LOG_LEVEL: "warn",
+        RATE_LIMIT_PER_SEC: "0",
+        ...this.env,
+      },
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+    await waitFor(`${this.url}/healthz`);
+  }
+
+  async stop(): Promise<void> {
+    await stopProcess(this.child);
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+}
+
+/** A real MCP toolbox (the official Python SDK) whose calls take `delay` seconds. */
+export class SlowToolbox {
+  private child?: ChildProcess;
+  constructor(
+    readonly port: number,
+    private delay: number,
+  ) {}
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}/mcp`;
+  }
+
+  async start(): Promise<void> {
+    const python = path.join(root, ".tools/venv/bin/python");
+    this.child = spawn(python, [path.join(__dirname, "../fixtures/slow_toolbox.py"), String(this.port), String(this.delay)], {
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+    await waitFor(`http://127.0.0.1:${this.port}/mcp`);
+  }
+
+  async stop(): Promise<void> {
+    await stopProcess(this.child);
+  }
+}
+
+type Fixtures = {
+  /** Starts a server with extra settings (at most one per test). */
+  startServer: (env?: Record<string, string>) => Promise<AgentServer>;
+  /** Starts a slow toolbox (calls take `delay` seconds). */
+  startSlowToolbox: (delay: number) => Promise<SlowToolbox>;
+  /** Console errors and uncaught exceptions of the page. */
+  consoleErrors: string[];
+};
+
+export const test = base.extend<Fixtures>({
+  startServer: async ({}, use) => {
+    const started: AgentServer[] = [];
+    await use(async (env = {}) => {
+      const server = new AgentServer(await freePort(), env);
+      await server.start();
+      started.push(server);
+      return server;
+    });
+    for (const server of started) await server.stop();
+  },
+  startSlowToolbox: async ({}, use) => {
+    const started: SlowToolbox[] = [];
+    await use(async (delay) => {
+      const toolbox = new SlowToolbox(await freePort(), delay);
+      await toolbox.start();
+      started.push(toolbox);
+      return toolbox;
+    });
+    for (const toolbox of started) await toolbox.stop();
+  },
+  consoleErrors: async ({ page }, use) => {
+    const errors: string[] = [];
+    page.on("console", (message) => {
+      if (message.type() === "error") errors.push(message.text());
+    });
+    page.on("pageerror", (error) => errors.push(String(error)));
+    await use(errors);
+  },
+});
+
+export { expect };
+
+/** Waits until the page is hydrated and connected. */
+export async function connected(page: Page): Promise<void> {
+  await expect(page.locator(".status")).toHaveAttribute("data-status", "connected");
+}
+
+/** Types a message and presses Enter. */
+export async function ask(page: Page, text: string): Promise<void> {
+  const input = page.locator("#message");
+  await input.fill(text);
+  await input.press("Enter");
+}
+
+/** The newest turn of the transcript. */
+export function lastTurn(page: Page) {
+  return page.locator(".turn").last();
+}
+
+/** Saves a screenshot among the test artifacts. */
+export async function snapshot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: path.join(__dirname, "../test-results/screenshots", `${name}.png`), fullPage: true });
+}
