@@ -698,11 +698,12 @@ def get_status(port: int, path: str) -> int:
         return 0
 
 
-def wait_for(port: int, path: str, want: int, seconds: float) -> int:
+def wait_for(port: int, path: str, want: int, seconds: float, process: "Process | None" = None) -> int:
+    """Polls until `path` answers `want`, the time is up, or the process has exited."""
     deadline, status = time.monotonic() + seconds, 0
     while time.monotonic() < deadline:
         status = get_status(port, path)
-        if status == want:
+        if status == want or (process and process.proc.poll() is not None):
             break
         time.sleep(0.1)
     return status
@@ -767,7 +768,7 @@ def check_live(binaries: dict[str, Binary], runs: list[dict], logdir: Path, site
             # Server first: /readyz must say 503 while the toolbox is not there.
             server = Process(sv, server_env, logdir, f"{kind}-server")
             processes.append(server)
-            status = wait_for(sv_port, "/healthz", 200, 15)
+            status = wait_for(sv_port, "/healthz", 200, 15, server)
             if not R.check(status == 200, f"{kind} server /healthz", f"{status} (log below)\n{server.tail()}"):
                 continue
             R.check(get_status(sv_port, "/readyz") == 503, f"{kind} server /readyz",
@@ -778,7 +779,7 @@ def check_live(binaries: dict[str, Binary], runs: list[dict], logdir: Path, site
             toolbox_env["MCP_ALLOWED_HOSTS"] = ",".join(filter(None, [hosts, "127.0.0.1"]))
             toolbox = Process(tb, toolbox_env, logdir, f"{kind}-toolbox")
             processes.append(toolbox)
-            status = wait_for(tb_port, "/healthz", 200, 15)
+            status = wait_for(tb_port, "/healthz", 200, 15, toolbox)
             if not R.check(status == 200, f"{kind} toolbox /healthz", f"{status} (log below)\n{toolbox.tail()}"):
                 continue
             for path in sorted(set(tb_run.get("paths", [])) | {HEALTHCHECK_PATH, "/health"}):
@@ -792,7 +793,7 @@ def check_live(binaries: dict[str, Binary], runs: list[dict], logdir: Path, site
                 R.check(status == want, f"{kind} toolbox POST /mcp with Host {host}",
                         f"answered {status}, want {want} (MCP_ALLOWED_HOSTS={hosts!r})")
 
-            status = wait_for(sv_port, "/readyz", 200, 15)
+            status = wait_for(sv_port, "/readyz", 200, 15, server)
             R.check(status == 200, f"{kind} server /readyz", f"{status} once the toolbox is up\n{server.tail()}")
             for path in sorted(set(sv_run.get("paths", [])) | {HEALTHCHECK_PATH, "/health", "/"}):
                 status = get_status(sv_port, path)
