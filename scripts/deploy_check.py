@@ -428,7 +428,9 @@ def check_compose(binaries: dict[str, Binary], targets: dict[str, Target]) -> li
         test = (svc.get("healthcheck") or {}).get("test")
         R.check(test == ["CMD", *image.healthcheck], f"{where} healthcheck",
                 f"{test} should be [\"CMD\", {', '.join(json.dumps(a) for a in image.healthcheck)}]")
-        runs.append({"where": where, "binary": target, "env": env, "service": name})
+        replicas = max(int((svc.get("deploy") or {}).get("replicas", 1)), int(svc.get("scale", 1)))
+        runs.append({"where": where, "binary": target, "env": env, "service": name,
+                     "sticky": "one replica" if replicas == 1 else None})
 
     agent, toolbox = services.get("websocket-agent", {}), services.get("mcp-server", {})
     R.check([str(p) for p in agent.get("ports", [])] == ["8002:8000"], "compose websocket-agent ports",
@@ -614,6 +616,16 @@ def check_kubernetes(binaries: dict[str, Binary], targets: dict[str, Target]) ->
 
     agent = next((r for r in runs if r["service"] == "websocket-agent"), None)
     toolbox = next((r for r in runs if r["service"] == "mcp-server"), None)
+    if toolbox and "mcp-server" in services:
+        # What keeps an MCP session on the replica that created it (see check_live).
+        hpa = [h for h in by_kind.get("HorizontalPodAutoscaler", {}).values()
+               if h["spec"]["scaleTargetRef"]["name"] == "mcp-server"]
+        if services["mcp-server"]["spec"].get("sessionAffinity") == "ClientIP":
+            toolbox["sticky"] = "Service sessionAffinity: ClientIP"
+        elif deployments["mcp-server"]["spec"].get("replicas", 1) == 1 and not hpa:
+            toolbox["sticky"] = "one replica"
+        else:
+            toolbox["sticky"] = None
     if agent and toolbox:
         check_mcp_url(agent["env"].get("MCP_SERVER_URL", ""), "k8s websocket-agent",
                       services={n: str(next(iter(svc["spec"]["ports"]))["port"]) for n, svc in services.items()},
@@ -795,6 +807,17 @@ def check_live(binaries: dict[str, Binary], runs: list[dict], logdir: Path, site
 
             status = wait_for(sv_port, "/readyz", 200, 15, server)
             R.check(status == 200, f"{kind} server /readyz", f"{status} once the toolbox is up\n{server.tail()}")
+            # An agent that opened a 2025-11-25 session (rmcp logs "create new session")
+            # must keep reaching the replica holding it: with several toolbox replicas
+            # behind a Service, a new TCP connection may reach another one, which answers
+            # 404 for the unknown session. 2026-07-28 stateless clients need nothing.
+            if "create new session" in toolbox.log.read_text(errors="replace"):
+                if R.check(tb_run.get("sticky") is not None, f"{kind} mcp-server replicas",
+                           "the agent's MCP client uses sessions: pin it to one toolbox replica "
+                           "(Service sessionAffinity: ClientIP) or run a single replica"):
+                    R.note(f"{kind}: the agent holds an MCP session; kept by {tb_run['sticky']}")
+            else:
+                R.note(f"{kind}: the agent's MCP client is stateless; any toolbox replica can serve it")
             for path in sorted(set(sv_run.get("paths", [])) | {HEALTHCHECK_PATH, "/health", "/"}):
                 status = get_status(sv_port, path)
                 R.check(status == 200, f"{kind} server GET {path}", f"answered {status}")
