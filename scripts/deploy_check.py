@@ -73,6 +73,9 @@ PENDING_SERVER_ENV = {"BEDROCK_MODEL_ID"}
 # The design document's contract for the agent's environment.
 CONTRACT_AGENT_ENV = {"MCP_SERVER_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID",
                       "AWS_SECRET_ACCESS_KEY", "BEDROCK_MODEL_ID", "LOG_LEVEL"}
+# Shared libraries present in the runtime image (debian:bookworm-slim, no packages added).
+RUNTIME_LIBS = {"linux-vdso.so.1", "libc.so.6", "libm.so.6", "libgcc_s.so.1", "libpthread.so.0",
+                "libdl.so.2", "librt.so.1", "ld-linux-x86-64.so.2", "ld-linux-aarch64.so.1"}
 # Paths the HEALTHCHECK (`--healthcheck`) probes, besides those in the manifests.
 HEALTHCHECK_PATH = "/healthz"
 
@@ -268,6 +271,13 @@ def check_dockerfile(binaries: dict[str, Binary]) -> dict[str, Target]:
         for var, value in t.env.items():
             R.check(binary.accepts(var), f"{where} ENV {var}", f"`{name}` does not read it")
             R.check(value != "" or var in MAY_BE_EMPTY, f"{where} ENV {var}", "empty value")
+        # The runtime image adds no packages: a binary needing more than glibc and
+        # libgcc (e.g. libssl through native-tls) would not start in it.
+        ldd = subprocess.run(["ldd", str(binary.path)], capture_output=True, text=True)
+        if ldd.returncode == 0:
+            libs = {Path(line.split()[0]).name for line in ldd.stdout.splitlines() if line.strip()}
+            R.check(libs <= RUNTIME_LIBS, f"{where} runtime libraries",
+                    f"`{name}` links {sorted(libs - RUNTIME_LIBS)}, absent from the slim runtime image")
         if name == "server":
             site = t.env.get("LEPTOS_SITE_ROOT", "")
             R.check(any(dst.rstrip("/") == site and src.rstrip("/").endswith("target/site")
