@@ -76,6 +76,11 @@ CONTRACT_AGENT_ENV = {"MCP_SERVER_URL", "AWS_REGION", "AWS_ACCESS_KEY_ID",
 # Shared libraries present in the runtime image (debian:bookworm-slim, no packages added).
 RUNTIME_LIBS = {"linux-vdso.so.1", "libc.so.6", "libm.so.6", "libgcc_s.so.1", "libpthread.so.0",
                 "libdl.so.2", "librt.so.1", "ld-linux-x86-64.so.2", "ld-linux-aarch64.so.1"}
+# The server setting for how long shutdown waits for turns in flight; the platform's
+# grace period (terminationGracePeriodSeconds, stop_grace_period) must be longer.
+SHUTDOWN_GRACE_ENV = "SHUTDOWN_GRACE_SECS"
+# Paths that stay inside the cluster: not routed by the Ingress.
+INTERNAL_PATHS = ["/metrics", "/healthz", "/readyz", "/health", "/mcp"]
 # Paths the HEALTHCHECK (`--healthcheck`) probes, besides those in the manifests.
 HEALTHCHECK_PATH = "/healthz"
 
@@ -125,7 +130,8 @@ class Binary:
         binary.flags = set(re.findall(r"^\s+(?:-\w, )?(--[a-z0-9-]+)", text, re.M))
         # Each option's block: `[env: NAME=]` then, maybe, `[default: VALUE]`.
         for block in re.split(r"\n(?=\s{2,}(?:-\w, )?--)", text):
-            env = re.search(r"\[env: ([A-Z0-9_]+)=", block)
+            # `[env: NAME=]`, or `[env: NAME]` for settings with hidden values (secrets).
+            env = re.search(r"\[env: ([A-Z0-9_]+)[=\]]", block)
             if env:
                 default = re.search(r"\[default: ([^\]]*)\]", block)
                 binary.env[env.group(1)] = default.group(1) if default else None
@@ -319,6 +325,22 @@ def check_dockerfile(binaries: dict[str, Binary]) -> dict[str, Target]:
     return targets
 
 
+def check_grace(binary: Binary, env: dict[str, str], platform_secs: float, where: str, what: str) -> None:
+    """The platform waits longer after SIGTERM than the server waits for its turns."""
+    if SHUTDOWN_GRACE_ENV not in binary.env:
+        return
+    value = env.get(SHUTDOWN_GRACE_ENV) or binary.env[SHUTDOWN_GRACE_ENV] or "0"
+    R.check(platform_secs > float(value), f"{where} {what}",
+            f"{platform_secs:g} s, not longer than {SHUTDOWN_GRACE_ENV}={value}: turns in flight "
+            "would be killed before the server closes their sockets")
+
+
+def _duration(text: str) -> float:
+    """Compose durations: `40s`, `1m30s`, `500ms`."""
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001, "us": 1e-6}
+    return sum(float(n) * units[u] for n, u in re.findall(r"([\d.]+)(ms|us|h|m|s)", str(text)))
+
+
 def _sh_var(text: str, name: str) -> str:
     match = re.search(rf'^{name}="([^"]+)"', text, re.M)
     return match.group(1) if match else "?"
@@ -438,6 +460,7 @@ def check_compose(binaries: dict[str, Binary], targets: dict[str, Target]) -> li
         test = (svc.get("healthcheck") or {}).get("test")
         R.check(test == ["CMD", *image.healthcheck], f"{where} healthcheck",
                 f"{test} should be [\"CMD\", {', '.join(json.dumps(a) for a in image.healthcheck)}]")
+        check_grace(binary, env, _duration(svc.get("stop_grace_period", "10s")), where, "stop_grace_period")
         replicas = max(int((svc.get("deploy") or {}).get("replicas", 1)), int(svc.get("scale", 1)))
         runs.append({"where": where, "binary": target, "env": env, "service": name,
                      "sticky": "one replica" if replicas == 1 else None})
@@ -601,6 +624,13 @@ def check_kubernetes(binaries: dict[str, Binary], targets: dict[str, Target]) ->
                     probe_port = named.get(get["port"], str(get["port"]))
                     R.check(probe_port == port, f"{where} {probe}", f"port {get['port']!r} is not {port}")
                     paths.append((probe, get["path"]))
+            check_grace(binary, env, float(pod.get("terminationGracePeriodSeconds", 30)), where,
+                        "terminationGracePeriodSeconds")
+            notes = dep["spec"]["template"]["metadata"].get("annotations", {})
+            if "prometheus.io/path" in notes:
+                R.check(notes.get("prometheus.io/port") == port, f"{where} prometheus.io/port",
+                        f"{notes.get('prometheus.io/port')!r}, the container listens on {port}")
+                paths.append(("metrics", notes["prometheus.io/path"]))
             want = {"livenessProbe": "/healthz", "readinessProbe": "/readyz"}
             for probe, path in paths:
                 if probe in want:
@@ -669,12 +699,19 @@ def check_kubernetes(binaries: dict[str, Binary], targets: dict[str, Target]) ->
             R.check(value.isdigit() and int(value) >= 3600, f"Ingress {name}",
                     f"nginx.ingress.kubernetes.io/{key} is {value!r}: WebSockets need long timeouts (>= 3600)")
         R.check(bool(ing["spec"].get("tls")), f"Ingress {name}", "no tls section (example should show TLS)")
+        routes = []
         for rule in ing["spec"].get("rules", []):
             for p in rule.get("http", {}).get("paths", []):
                 backend = p["backend"]["service"]
                 port = backend["port"].get("name") or str(backend["port"].get("number"))
                 R.check(port in service_ports.get(backend["name"], {}), f"Ingress {name}",
                         f"backend {backend['name']}:{port} is not a Service port")
+                routes.append((p["path"], p["pathType"]))
+        # What browsers load must be routed; what is internal must not be.
+        for path in ui_paths():
+            R.check(_routed(path, routes), f"Ingress {name}", f"{path} is not routed (the UI needs it)")
+        for path in INTERNAL_PATHS:
+            R.check(not _routed(path, routes), f"Ingress {name}", f"{path} is routed: keep it inside the cluster")
     for name, policy in by_kind.get("NetworkPolicy", {}).items():
         selector = policy["spec"]["podSelector"].get("matchLabels", {})
         matched = [d for d, dep in deployments.items()
@@ -692,6 +729,29 @@ def check_kubernetes(binaries: dict[str, Binary], targets: dict[str, Target]) ->
                     R.check(str(p["port"]) in ports or str(p["port"]) in ports.values(),
                             f"NetworkPolicy {name}", f"port {p['port']!r} is not a port of {matched[0]}")
     return runs
+
+
+def ui_paths() -> list[str]:
+    """The page, its WebSocket, its files (cargo-leptos: `assets-dir` copied to the site
+    root, the WASM/JS/CSS under `site-pkg-dir`)."""
+    leptos = tomllib.loads((ROOT / "Cargo.toml").read_text())["workspace"]["metadata"]["leptos"][0]
+    output, pkg = leptos["name"], leptos.get("site-pkg-dir", "pkg")
+    paths = ["/", "/ws"] + [f"/{pkg}/{output}.{ext}" for ext in ("js", "wasm", "css")]
+    assets = ROOT / leptos.get("assets-dir", "public")
+    paths += sorted(f"/{f.relative_to(assets)}" for f in assets.rglob("*") if f.is_file())
+    return paths
+
+
+def _routed(path: str, routes: list[tuple[str, str]]) -> bool:
+    """Ingress path matching: Exact, or Prefix by whole path elements."""
+    for route, kind in routes:
+        if kind == "Exact" and path == route:
+            return True
+        if kind in ("Prefix", "ImplementationSpecific"):
+            prefix = route.rstrip("/")
+            if prefix == "" or path == prefix or path.startswith(prefix + "/"):
+                return True
+    return False
 
 
 # --- running the binaries ------------------------------------------------------------------
@@ -807,6 +867,24 @@ def check_live(binaries: dict[str, Binary], runs: list[dict], logdir: Path, site
             for path in sorted(set(tb_run.get("paths", [])) | {HEALTHCHECK_PATH, "/health"}):
                 status = get_status(tb_port, path)
                 R.check(status == 200, f"{kind} toolbox GET {path}", f"answered {status}")
+            status = wait_for(sv_port, "/readyz", 200, 15, server)
+            R.check(status == 200, f"{kind} server /readyz", f"{status} once the toolbox is up\n{server.tail()}")
+            # (Before the Host checks below, whose `initialize` opens a session itself.)
+            # An agent that opened a 2025-11-25 session (rmcp logs "create new session")
+            # must keep reaching the replica holding it: with several toolbox replicas
+            # behind a Service, a new TCP connection may reach another one, which answers
+            # 404 for the unknown session. 2026-07-28 stateless clients need nothing.
+            toolbox_log = toolbox.log.read_text(errors="replace")
+            if "toolbox listening" not in toolbox_log:
+                R.note(f"{kind}: the toolbox's LOG_LEVEL hides info logs: cannot tell whether "
+                       "the agent holds an MCP session")
+            elif "create new session" in toolbox_log:
+                if R.check(tb_run.get("sticky") is not None, f"{kind} mcp-server replicas",
+                           "the agent's MCP client uses sessions: pin it to one toolbox replica "
+                           "(Service sessionAffinity: ClientIP) or run a single replica"):
+                    R.note(f"{kind}: the agent holds an MCP session; kept by {tb_run['sticky']}")
+            else:
+                R.note(f"{kind}: the agent's MCP client is stateless; any toolbox replica can serve it")
             # The Host header the agent sends (its MCP_SERVER_URL) passes the toolbox's
             # DNS-rebinding guard, and the guard is on (a foreign host is refused).
             url = urlsplit(mcp_url)
@@ -815,19 +893,6 @@ def check_live(binaries: dict[str, Binary], runs: list[dict], logdir: Path, site
                 R.check(status == want, f"{kind} toolbox POST /mcp with Host {host}",
                         f"answered {status}, want {want} (MCP_ALLOWED_HOSTS={hosts!r})")
 
-            status = wait_for(sv_port, "/readyz", 200, 15, server)
-            R.check(status == 200, f"{kind} server /readyz", f"{status} once the toolbox is up\n{server.tail()}")
-            # An agent that opened a 2025-11-25 session (rmcp logs "create new session")
-            # must keep reaching the replica holding it: with several toolbox replicas
-            # behind a Service, a new TCP connection may reach another one, which answers
-            # 404 for the unknown session. 2026-07-28 stateless clients need nothing.
-            if "create new session" in toolbox.log.read_text(errors="replace"):
-                if R.check(tb_run.get("sticky") is not None, f"{kind} mcp-server replicas",
-                           "the agent's MCP client uses sessions: pin it to one toolbox replica "
-                           "(Service sessionAffinity: ClientIP) or run a single replica"):
-                    R.note(f"{kind}: the agent holds an MCP session; kept by {tb_run['sticky']}")
-            else:
-                R.note(f"{kind}: the agent's MCP client is stateless; any toolbox replica can serve it")
             for path in sorted(set(sv_run.get("paths", [])) | {HEALTHCHECK_PATH, "/health", "/"}):
                 status = get_status(sv_port, path)
                 R.check(status == 200, f"{kind} server GET {path}", f"answered {status}")
