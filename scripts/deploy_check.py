@@ -707,6 +707,10 @@ def check_kubernetes(binaries: dict[str, Binary], targets: dict[str, Target]) ->
                 R.check(port in service_ports.get(backend["name"], {}), f"Ingress {name}",
                         f"backend {backend['name']}:{port} is not a Service port")
                 routes.append((p["path"], p["pathType"]))
+        for run in runs:
+            if run["service"] in {b["backend"]["service"]["name"] for r in ing["spec"].get("rules", [])
+                                  for b in r.get("http", {}).get("paths", [])}:
+                run.setdefault("ingress_routes", []).extend(routes)
         # What browsers load must be routed; what is internal must not be.
         for path in ui_paths():
             R.check(_routed(path, routes), f"Ingress {name}", f"{path} is not routed (the UI needs it)")
@@ -896,6 +900,18 @@ def check_live(binaries: dict[str, Binary], runs: list[dict], logdir: Path, site
             for path in sorted(set(sv_run.get("paths", [])) | {HEALTHCHECK_PATH, "/health", "/"}):
                 status = get_status(sv_port, path)
                 R.check(status == 200, f"{kind} server GET {path}", f"answered {status}")
+            # Every REST path the server documents (OpenAPI) is routed by the Ingress.
+            if sv_run.get("ingress_routes"):
+                try:
+                    status, body = request("GET", sv_port, "/api/openapi.json")
+                except OSError:
+                    status, body = 0, b""
+                if status == 200:
+                    for path in json.loads(body).get("paths", {}):
+                        R.check(_routed(path, sv_run["ingress_routes"]), f"{kind} Ingress",
+                                f"{path} (in /api/openapi.json) is not routed")
+                else:
+                    R.note(f"{kind}: no /api/openapi.json ({status}): REST paths not checked against the Ingress")
             if site.is_dir():
                 for path in ("/pkg/toolstream.wasm", "/pkg/toolstream.js", "/pkg/toolstream.css", "/favicon.svg"):
                     status = get_status(sv_port, path)

@@ -54,10 +54,14 @@ if ! [ -x "$SERVER_BIN" ] || ! [ -x "$TOOLBOX_BIN" ]; then
   cargo build --release -p server -p toolbox
 fi
 # A binary older than the sources would report yesterday's settings.
-for bin in "$SERVER_BIN" "$TOOLBOX_BIN"; do
-  stale="$(find server toolbox app protocol Cargo.toml Cargo.lock -newer "$bin" \
+check_fresh() {
+  local bin="$1" stale
+  shift
+  stale="$(find "$@" Cargo.toml Cargo.lock -newer "$bin" \
              \( -name '*.rs' -o -name Cargo.toml -o -name Cargo.lock \) -print -quit)"
   [ -z "$stale" ] || echo "warning: $bin is older than $stale: rebuild it if a setting changed" >&2
-done
+}
+check_fresh "$SERVER_BIN" server app protocol toolbox
+check_fresh "$TOOLBOX_BIN" toolbox
 "$VENV/python" scripts/deploy_check.py --server "$SERVER_BIN" --toolbox "$TOOLBOX_BIN" --site "$SITE_DIR" \
   || fail "the deployment files disagree with the binaries (above)"
