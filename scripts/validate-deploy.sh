@@ -57,8 +57,7 @@ fi
 check_fresh() {
   local bin="$1" stale
   shift
-  stale="$(find "$@" Cargo.toml Cargo.lock -newer "$bin" \
-             \( -name '*.rs' -o -name Cargo.toml -o -name Cargo.lock \) -print -quit)"
+  stale="$(find "$@" -name '*.rs' -newer "$bin" -print -quit)"
   [ -z "$stale" ] || echo "warning: $bin is older than $stale: rebuild it if a setting changed" >&2
 }
 check_fresh "$SERVER_BIN" server app protocol toolbox
