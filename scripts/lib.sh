@@ -43,7 +43,7 @@ install_build_tools() {
 }
 
 install_test_tools() {
-  step "Test tools (Chromium, Playwright, Python MCP SDK)"
+  step "Test tools (Chromium, Playwright, Python MCP SDK, deployment validators)"
   if ! [ -x /usr/bin/chromium ]; then
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
@@ -52,9 +52,20 @@ install_test_tools() {
     # Playwright drives Debian's Chromium; it never downloads a browser of its own.
     (cd "$ROOT/end2end" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent)
   fi
-  if ! "$TOOLS/venv/bin/python" -c 'import mcp' 2>/dev/null; then
-    python3 -m venv "$TOOLS/venv"
-    "$TOOLS/venv/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/scripts/requirements-test.txt"
-  fi
+  install_python_tools
   echo "$(/usr/bin/chromium --version 2>/dev/null), playwright $(cd "$ROOT/end2end" && npx playwright --version)"
+}
+
+# The Python packages of scripts/requirements-test.txt (MCP SDK, deployment validators)
+# in .tools/venv. Reinstalls whenever that file changes: a venv made by an older
+# version of the file gets the packages added since.
+install_python_tools() {
+  local venv="$TOOLS/venv" stamp want
+  stamp="$venv/.requirements.sha256"
+  want="$(sha256sum "$ROOT/scripts/requirements-test.txt" | cut -d' ' -f1)"
+  if ! [ -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/scripts/requirements-test.txt"
+    echo "$want" > "$stamp"
+  fi
 }

@@ -14,6 +14,9 @@ step "Rust tests (protocol, toolbox, server, app), release build"
 # Release, so the same build serves the browser tests below.
 cargo test --release --workspace --exclude frontend
 
+step "Deployment files (offline validation)"
+./scripts/validate-deploy.sh
+
 step "Frontend (WASM) build"
 cargo leptos build --release --precompress --frontend-only
 

@@ -1,0 +1,127 @@
+# syntax=docker/dockerfile:1
+#
+# toolstream container images: two targets from one Dockerfile.
+#
+#   docker build --target server  -t toolstream-server  .   # UI, /ws, /api, the agent (default target)
+#   docker build --target toolbox -t toolstream-toolbox .   # the MCP toolbox at /mcp
+#
+# Two images rather than one holding both binaries: each Deployment pulls only what it
+# runs (the toolbox image has no UI files and no agent code), each image has the right
+# ENTRYPOINT, EXPOSE and HEALTHCHECK without a command override, and building the
+# toolbox never compiles the WASM UI (BuildKit only builds the stages a target needs).
+#
+# Stages:
+#   chef ─┬─ planner (recipe.json: manifests and lock file only)
+#         ├─ native:  cook native deps ─ build server + toolbox ──────┐
+#         └─ site-tools (+ binaryen): cook wasm deps ─ build target/site ─┤
+#   runtime (debian slim, non-root) ─┬─ toolbox  ◄── native            │
+#                                    └─ server   ◄── native + site ◄───┘
+#
+# Dependency caching (cargo-chef): `cargo chef cook` compiles only the dependencies
+# described by recipe.json, so those layers are reused until Cargo.toml/Cargo.lock
+# change; editing the sources rebuilds only the workspace crates. Each cook uses
+# exactly the packages, profile, target and features of the build that follows it,
+# otherwise cargo would not reuse the cooked artifacts.
+#
+# Configuration is by environment variables only (`server --help`, `toolbox --help`).
+# The versions below must match the repository (Cargo.lock, scripts/lib.sh);
+# scripts/validate-deploy.sh checks that they do.
+
+# The toolchain the project is tested with. The builder is the full Debian image
+# (buildpack-deps): cargo-leptos needs make, perl and a C compiler for its vendored
+# OpenSSL, and slim has none of them. The runtime uses the same Debian release, so the
+# binaries find the glibc they were linked against.
+ARG RUST_VERSION=1.95
+ARG DEBIAN_RELEASE=bookworm
+
+FROM rust:${RUST_VERSION}-${DEBIAN_RELEASE} AS chef
+ARG CARGO_CHEF_VERSION=0.1.78
+RUN cargo install --locked cargo-chef --version "${CARGO_CHEF_VERSION}"
+WORKDIR /app
+
+FROM chef AS planner
+COPY . .
+RUN cargo chef prepare --recipe-path recipe.json
+
+# --- Native binaries: server and toolbox ------------------------------------------
+FROM chef AS native
+COPY --from=planner /app/recipe.json recipe.json
+RUN cargo chef cook --release --locked -p server -p toolbox --recipe-path recipe.json
+COPY . .
+# One invocation for both binaries, the same selection as the cook above. Plain cargo
+# builds the server exactly as cargo-leptos would: .cargo/config.toml sets the only
+# LEPTOS_* variable that reaches the compiled code (LEPTOS_OUTPUT_NAME).
+RUN cargo build --release --locked -p server -p toolbox
+
+# --- The UI site (WASM, JS, CSS, assets) -------------------------------------------
+# wasm-opt from npm's binaryen: Debian's binaryen (108) silently breaks hydration. Its
+# npm build is a self-contained Node.js script, so it needs only the node binary.
+FROM node:22-bookworm-slim AS binaryen
+ARG BINARYEN_VERSION=132.0.0
+RUN npm install --global --no-audit --no-fund "binaryen@${BINARYEN_VERSION}"
+
+FROM chef AS site-tools
+ARG CARGO_LEPTOS_VERSION=0.3.10
+# Must equal the wasm-bindgen crate in Cargo.lock (pinned "=0.2.130" in Cargo.toml).
+ARG WASM_BINDGEN_VERSION=0.2.130
+# wasm-bindgen-cli without --locked: its lock file pins a crate the registry mirrors
+# used here no longer serve (see scripts/lib.sh). cargo-leptos 0.3.11+ needs rustc 1.96.
+RUN rustup target add wasm32-unknown-unknown \
+ && cargo install --locked cargo-leptos --version "${CARGO_LEPTOS_VERSION}" \
+ && cargo install wasm-bindgen-cli --version "${WASM_BINDGEN_VERSION}"
+COPY --from=binaryen /usr/local/bin/node /usr/local/bin/node
+COPY --from=binaryen /usr/local/lib/node_modules/binaryen/bin/ /opt/binaryen/bin/
+# cargo-leptos uses the tools found on PATH; without them it would try to download
+# them from GitHub. The version variable matches what is on PATH (as in scripts/lib.sh).
+ENV PATH="/opt/binaryen/bin:${PATH}" \
+    LEPTOS_WASM_OPT_VERSION=version_132
+
+FROM site-tools AS site
+COPY --from=planner /app/recipe.json recipe.json
+# What `cargo leptos build --release` runs for the front end: package `frontend` for
+# wasm32 with profile wasm-release, no default features, in its own target dir.
+RUN cargo chef cook --locked -p frontend --target wasm32-unknown-unknown \
+      --profile wasm-release --no-default-features --target-dir target/front \
+      --recipe-path recipe.json
+COPY . .
+# Writes target/site: pkg/toolstream.{js,wasm,css} (+ .br/.gz) and favicon.svg.
+RUN cargo leptos build --release --precompress --frontend-only
+
+# --- Runtime ----------------------------------------------------------------------
+FROM debian:${DEBIAN_RELEASE}-slim AS runtime
+# A fixed numeric non-root user: Kubernetes' runAsNonRoot can only verify numeric ids.
+RUN groupadd --system --gid 10001 toolstream \
+ && useradd --system --uid 10001 --gid toolstream --no-create-home \
+      --home-dir /nonexistent --shell /usr/sbin/nologin toolstream
+# CA roots for outbound TLS (AWS Bedrock), copied rather than installed with apt.
+COPY --from=native /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
+WORKDIR /app
+# Container defaults; every one can be overridden at run time. Both binaries and their
+# --healthcheck read PORT, so the probe always targets the port being served.
+ENV HOST=0.0.0.0 \
+    PORT=8000 \
+    LOG_FORMAT=json
+
+# --- The MCP toolbox image -------------------------------------------------------------
+FROM runtime AS toolbox
+COPY --from=native /app/target/release/toolbox /usr/local/bin/toolbox
+USER 10001:10001
+EXPOSE 8000
+# `--healthcheck` asks /healthz on PORT over loopback: no curl in the image.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
+    CMD ["/usr/local/bin/toolbox", "--healthcheck"]
+ENTRYPOINT ["/usr/local/bin/toolbox"]
+
+# --- The agent server image (last stage: the default target) ---------------------------
+FROM runtime AS server
+COPY --from=native /app/target/release/server /usr/local/bin/server
+COPY --from=site /app/target/site /app/site
+# The server reads LEPTOS_* at run time: where the UI files are, and production mode
+# (no cargo-leptos live-reload script in the page).
+ENV LEPTOS_SITE_ROOT=/app/site \
+    LEPTOS_ENV=PROD
+USER 10001:10001
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
+    CMD ["/usr/local/bin/server", "--healthcheck"]
+ENTRYPOINT ["/usr/local/bin/server"]
