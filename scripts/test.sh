@@ -14,11 +14,12 @@ step "Rust tests (protocol, toolbox, server, app), release build"
 # Release, so the same build serves the browser tests below.
 cargo test --release --workspace --exclude frontend
 
+step "Frontend (WASM) build and bundle budget"
+cargo leptos build --release --precompress --frontend-only
+./scripts/bundle-size.sh
+
 step "Deployment files (offline validation)"
 ./scripts/validate-deploy.sh
-
-step "Frontend (WASM) build"
-cargo leptos build --release --precompress --frontend-only
 
 step "Official Python MCP SDK client (2025-11-25 sessions) against the toolbox"
 "$TOOLS/venv/bin/python" toolbox/tests/python/legacy_sdk_client.py ./target/release/toolbox

@@ -10,7 +10,8 @@ use std::{
 use protocol::Args;
 use rmcp::{
     model::{
-        CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation, ProtocolVersion,
+        CallToolRequestParams, ClientCapabilities, ClientConfig, ClientRequest, Implementation,
+        PingRequest, ProtocolVersion,
     },
     service::{ClientLifecycleMode, ClientServiceExt, RoleClient, RunningService, ServiceError},
     transport::{
@@ -143,9 +144,24 @@ impl McpClient {
         }
     }
 
-    /// Whether the toolbox answers now (connecting if needed).
-    pub async fn is_ready(&self) -> bool {
-        self.tools().await.is_ok()
+    /// Checks that the toolbox answers now, with an MCP `ping` on the shared
+    /// connection (connecting first if needed); a failed ping drops the connection.
+    /// Returns how many tools the toolbox offers.
+    pub async fn probe(&self, timeout: Duration) -> Result<usize, McpError> {
+        let connection = self.connection().await?;
+        let ping = ClientRequest::PingRequest(PingRequest::default());
+        match tokio::time::timeout(timeout, connection.service.send_request(ping)).await {
+            // An MCP-level error still means the toolbox is there and answering.
+            Ok(Ok(_) | Err(ServiceError::McpError(_))) => Ok(connection.tools.len()),
+            Ok(Err(error)) => {
+                self.discard(&connection);
+                Err(McpError::Unavailable(error.to_string()))
+            }
+            Err(_) => {
+                self.discard(&connection);
+                Err(McpError::Unavailable("ping timed out".into()))
+            }
+        }
     }
 
     /// Closes the connection, if any.

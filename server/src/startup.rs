@@ -259,13 +259,13 @@ async fn health() -> impl IntoResponse {
     Json(json!({ "status": "healthy", "service": "websocket-agent" }))
 }
 
-/// Ready when the toolbox answers with its tools (connecting if needed).
+/// Ready when the toolbox answers a ping now (connecting if needed).
 async fn readiness(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> impl IntoResponse {
     let llm = state.agent.llm().info();
-    let (status, toolbox) = match state.agent.mcp().tools().await {
-        Ok(tools) => (StatusCode::OK, json!({ "ok": true, "tools": tools.len() })),
+    let (status, toolbox) = match state.agent.mcp().probe(Duration::from_secs(2)).await {
+        Ok(tools) => (StatusCode::OK, json!({ "ok": true, "tools": tools })),
         Err(error) => (
             StatusCode::SERVICE_UNAVAILABLE,
             json!({ "ok": false, "error": error.to_string() }),

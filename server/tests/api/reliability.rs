@@ -163,6 +163,11 @@ async fn toolbox_killed_mid_turn_then_restarted() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     toolbox.kill().await;
+    // Readiness notices at once, not only when a turn fails.
+    assert_eq!(
+        reqwest::get(app.url("/readyz")).await.unwrap().status(),
+        503
+    );
     let events = client.collect_turn().await;
     assert_eq!(
         error_code(events.last().unwrap()),
