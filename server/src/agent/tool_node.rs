@@ -8,7 +8,7 @@ use super::{
 };
 use crate::{
     llm::{ChatMessage, ToolOutcome},
-    mcp::McpClient,
+    mcp::{McpClient, ToolOutput},
 };
 
 pub struct ToolNode<'a> {
@@ -34,7 +34,14 @@ impl<'a> ToolNode<'a> {
             })
             .await?;
             let started = std::time::Instant::now();
-            let output = self.mcp.call(&call.name, &call.args).await?;
+            let output = match &call.malformed {
+                // The model wrote arguments that cannot be sent: it reads why instead.
+                Some(why) => ToolOutput {
+                    text: why.clone(),
+                    is_error: true,
+                },
+                None => self.mcp.call(&call.name, &call.args).await?,
+            };
             tracing::debug!(
                 tool = %call.name,
                 is_error = output.is_error,
