@@ -2,6 +2,8 @@
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly by design.
 
+mod bedrock;
+mod fake_bedrock;
 mod helpers;
 mod pages;
 mod turns;
