@@ -4,7 +4,9 @@
 
 mod bedrock;
 mod fake_bedrock;
+mod fake_openai;
 mod helpers;
+mod openai;
 mod pages;
 mod turns;
 mod websocket;
