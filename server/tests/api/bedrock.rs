@@ -5,7 +5,10 @@
 
 use protocol::{ErrorCode, Node, ServerEvent};
 use serde_json::{Value, json};
-use server::llm::{LlmSettings, Provider};
+use server::{
+    Application, Settings,
+    llm::{LlmSettings, Provider},
+};
 
 use crate::{
     fake_bedrock::{
@@ -709,4 +712,18 @@ async fn an_unknown_tool_reaches_the_toolbox_and_its_error_the_model() {
     let requests = fake.requests();
     let result = &messages(&requests[1])[2]["content"][0]["toolResult"];
     assert_eq!(result["status"], "error");
+}
+
+#[tokio::test]
+async fn bedrock_without_a_model_id_stops_startup_naming_the_setting() {
+    let mut settings = Settings::for_tests();
+    settings.llm.provider = Some(Provider::Bedrock);
+    settings.llm.bedrock_model_id = None;
+    let Err(error) = Application::build(settings).await else {
+        panic!("startup should fail");
+    };
+    assert!(
+        format!("{error:#}").contains("BEDROCK_MODEL_ID"),
+        "{error:#}"
+    );
 }

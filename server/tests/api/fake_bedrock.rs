@@ -77,6 +77,13 @@ pub struct FakeBedrock {
 impl FakeBedrock {
     /// Starts the fake on `127.0.0.1:0` with its replies in order.
     pub async fn start(script: Vec<Reply>) -> Self {
+        Self::start_on(std::net::TcpListener::bind("127.0.0.1:0").unwrap(), script).await
+    }
+
+    /// Starts the fake on a listener bound beforehand (to know its address early).
+    pub async fn start_on(listener: std::net::TcpListener, script: Vec<Reply>) -> Self {
+        listener.set_nonblocking(true).unwrap();
+        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
         let inner = Arc::new(Inner {
             script: Mutex::new(script.into()),
             ..Inner::default()
@@ -84,7 +91,6 @@ impl FakeBedrock {
         let app = Router::new()
             .route("/model/{model}/{operation}", post(handle))
             .with_state(inner.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         Self { url, inner }

@@ -4,7 +4,10 @@
 
 use protocol::{ErrorCode, Node, ServerEvent};
 use serde_json::{Value, json};
-use server::llm::{LlmSettings, Provider};
+use server::{
+    Application, Settings,
+    llm::{LlmSettings, Provider},
+};
 
 use crate::{
     fake_openai::{
@@ -399,4 +402,26 @@ async fn invalid_arguments_become_a_tool_error_the_model_sees() {
             .unwrap()
             .starts_with("Error: The tool input was not valid JSON")
     );
+}
+
+#[tokio::test]
+async fn missing_settings_stop_startup_naming_them() {
+    let mut settings = Settings::for_tests();
+    settings.llm.provider = Some(Provider::Openai);
+    settings.llm.openai_base_url = None;
+    settings.llm.openai_model = Some(MODEL.into());
+    let Err(error) = Application::build(settings.clone()).await else {
+        panic!("startup should fail without a base URL");
+    };
+    assert!(
+        format!("{error:#}").contains("OPENAI_BASE_URL"),
+        "{error:#}"
+    );
+
+    settings.llm.openai_base_url = Some("http://127.0.0.1:9/v1".into());
+    settings.llm.openai_model = None;
+    let Err(error) = Application::build(settings).await else {
+        panic!("startup should fail without a model");
+    };
+    assert!(format!("{error:#}").contains("OPENAI_MODEL"), "{error:#}");
 }
