@@ -140,6 +140,7 @@ impl Bedrock {
         Ok((messages, tool_config, names))
     }
 
+    /// `maxTokens` when `LLM_MAX_TOKENS` is set; otherwise the model's default.
     fn inference_config(&self) -> Option<InferenceConfiguration> {
         self.max_tokens.map(|max| {
             InferenceConfiguration::builder()
@@ -148,6 +149,7 @@ impl Bedrock {
         })
     }
 
+    /// The system prompt block sent with every call.
     fn system(&self) -> SystemContentBlock {
         SystemContentBlock::Text(self.system_prompt.clone())
     }
@@ -170,6 +172,7 @@ impl Bedrock {
             .set_inference_config(self.inference_config())
             .send()
             .await
+            // Retries (throttling) happen inside `send`, before any text streams.
             .map_err(|error| {
                 if cannot_stream(&error) {
                     Failure::CannotStream
@@ -297,6 +300,8 @@ impl Bedrock {
         self.service_error(code, service.message())
     }
 
+    /// Maps a Bedrock error code (and, for validation errors, its message) to a
+    /// fixed error. Only the code decides; the message is never shown.
     fn service_error(&self, code: Option<&str>, message: Option<&str>) -> LlmError {
         match code.unwrap_or_default() {
             "AccessDeniedException"
@@ -356,6 +361,7 @@ impl Llm for Bedrock {
         sink: &mut dyn TextSink,
     ) -> Result<LlmReply, LlmError> {
         let (messages, tool_config, names) = self.prepare(request)?;
+        // One deadline for the whole call: the SDK's retries and the streamed answer.
         let call = async {
             if self.streaming.load(Ordering::Relaxed) {
                 match self

@@ -43,13 +43,16 @@ const ERROR_BODY_LIMIT: usize = 16 * 1024;
 
 /// An OpenAI-compatible chat-completions API. See the module documentation.
 pub struct OpenAi {
+    /// Shared connection pool.
     http: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
+    /// `{OPENAI_BASE_URL}/chat/completions`.
     url: Uri,
     api_key: Option<SecretString>,
     info: LlmInfo,
     system_prompt: String,
     max_tokens: Option<u32>,
     timeout: Duration,
+    /// Tries per call for throttling and transient failures.
     max_attempts: u32,
 }
 
@@ -116,6 +119,7 @@ impl OpenAi {
         body
     }
 
+    /// One HTTP request for `body` (rebuilt per attempt; the body is cheap to clone).
     fn request(&self, body: &Bytes) -> Result<Request<Full<Bytes>>, LlmError> {
         let mut builder = Request::post(self.url.clone())
             .header(header::CONTENT_TYPE, "application/json")
@@ -159,6 +163,8 @@ impl OpenAi {
                     )
                 }
             };
+            // Throttling, 5xx and unreachable servers may pass; a refused request,
+            // bad credentials or an unknown model will not.
             let retryable = matches!(error, LlmError::Throttled | LlmError::Unavailable(_));
             if !retryable || attempt >= self.max_attempts {
                 return Err(error);
@@ -167,6 +173,7 @@ impl OpenAi {
                 .saturating_mul(1 << (attempt - 1).min(8))
                 .min(MAX_BACKOFF);
             let wait = match retry_after {
+                // Waiting longer would outlast the turn; fail now with a clear error.
                 Some(wait) if wait > MAX_RETRY_AFTER => return Err(error),
                 Some(wait) => wait,
                 None => backoff,
@@ -181,6 +188,8 @@ impl OpenAi {
         }
     }
 
+    /// Maps an error status to a fixed error. The body only tells an unknown model
+    /// apart from other client errors; it is logged, never shown.
     fn status_error(&self, status: StatusCode, detail: &str) -> LlmError {
         let detail = detail.to_lowercase();
         let names_model = detail.contains("model")
@@ -208,6 +217,7 @@ impl OpenAi {
         request: LlmRequest<'_>,
         sink: &mut dyn TextSink,
     ) -> Result<LlmReply, LlmError> {
+        // Offered tools first, so their mapped names win any collision.
         let names = ToolNames::new(request.tools.iter().map(|t| t.name.as_str()).chain(
             request.messages.iter().flat_map(|m| match m {
                 ChatMessage::Assistant { tool_calls, .. } => {
@@ -218,6 +228,8 @@ impl OpenAi {
         ));
         let body = Bytes::from(self.body(request, &names).to_string());
         let mut body = self.send(body).await?;
+        // Nothing was streamed before this point, so the retries above never
+        // repeat text the client has already seen.
         let mut parser = SseParser::default();
         let mut assembly = Assembly::default();
         while let Some(frame) = body.frame().await {
@@ -333,6 +345,8 @@ fn messages(system: &str, history: &[ChatMessage], names: &ToolNames) -> Vec<Val
                                 "type": "function",
                                 "function": {
                                     "name": names.to_model(&call.name),
+                                    // A string of JSON, as the API defines it; a
+                                    // malformed call is sent as `{}`.
                                     "arguments": Value::Object(call.args.clone()).to_string(),
                                 },
                             })

@@ -69,12 +69,15 @@ pub fn messages(history: &[ChatMessage], names: &ToolNames) -> Result<Vec<Messag
     history
         .iter()
         .map(|entry| {
+            // User text and tool results both speak as the user; the validator merges
+            // neighbours that end up with the same role.
             let (role, content) = match entry {
                 ChatMessage::User(text) => (
                     ConversationRole::User,
                     vec![ContentBlock::Text(text.clone())],
                 ),
                 ChatMessage::Assistant { text, tool_calls } => {
+                    // An empty text block is dropped by the validator.
                     let mut content = vec![ContentBlock::Text(text.clone())];
                     for call in tool_calls {
                         let input = to_document(&Value::Object(call.args.clone()));

@@ -72,6 +72,8 @@ pub fn validate(
     Ok(fixes)
 }
 
+/// Blank text blocks go (Bedrock rejects them); empty tool results get a text that
+/// says they were empty, so the model is never left guessing why.
 fn fill_empty_blocks(messages: &mut [Message], fixes: &mut Vec<Fix>) {
     for message in messages {
         let blank_texts = message
@@ -103,10 +105,13 @@ fn fill_empty_blocks(messages: &mut [Message], fixes: &mut Vec<Fix>) {
     }
 }
 
+/// Messages left without content (all their blocks dropped) go.
 fn drop_empty_messages(messages: &mut Vec<Message>) {
     messages.retain(|m| !m.content.is_empty());
 }
 
+/// The conversation must open with the user: anything the assistant said before
+/// the first user message goes.
 fn drop_leading_assistant(messages: &mut Vec<Message>, fixes: &mut Vec<Fix>) {
     let leading = messages
         .iter()
@@ -118,6 +123,7 @@ fn drop_leading_assistant(messages: &mut Vec<Message>, fixes: &mut Vec<Fix>) {
     }
 }
 
+/// Roles must alternate: two messages in a row from the same role become one.
 fn merge_same_role(messages: &mut Vec<Message>, fixes: &mut Vec<Fix>) {
     let mut merged: Vec<Message> = Vec::with_capacity(messages.len());
     for message in messages.drain(..) {
@@ -136,6 +142,7 @@ fn merge_same_role(messages: &mut Vec<Message>, fixes: &mut Vec<Fix>) {
     *messages = merged;
 }
 
+/// The ids of a message's tool uses, in order.
 fn tool_use_ids(message: &Message) -> Vec<String> {
     message
         .content
@@ -147,6 +154,8 @@ fn tool_use_ids(message: &Message) -> Vec<String> {
         .collect()
 }
 
+/// Every tool use is answered in the next message and every result answers a tool
+/// use of the previous one: missing results are added as errors, strays dropped.
 fn pair_tool_blocks(messages: &mut Vec<Message>, fixes: &mut Vec<Fix>) -> Result<(), LlmError> {
     let mut at = 0;
     while at < messages.len() {
@@ -212,6 +221,8 @@ fn pair_tool_blocks(messages: &mut Vec<Message>, fixes: &mut Vec<Fix>) -> Result
     Ok(())
 }
 
+/// When the conversation has tool blocks, `toolConfig` must exist and declare every
+/// tool it uses, including tools the toolbox no longer offers.
 fn declare_used_tools(
     messages: &[Message],
     tool_config: &mut Option<ToolConfiguration>,

@@ -21,9 +21,11 @@ struct ToolBlock {
 /// The answer so far.
 #[derive(Debug, Default)]
 pub struct Assembly {
+    /// The answer text so far, every text delta in order.
     text: String,
     /// By content block index, so calls keep the model's order.
     tools: BTreeMap<i32, ToolBlock>,
+    /// Set by `messageStop`; without it the answer is incomplete.
     stop: Option<StopReason>,
 }
 

@@ -54,6 +54,7 @@ pub struct Chunk {
     pub error: Option<serde_json::Value>,
 }
 
+/// One choice of a chunk; only choice 0 is read.
 #[derive(Debug, Deserialize)]
 pub struct Choice {
     #[serde(default)]
@@ -64,6 +65,7 @@ pub struct Choice {
     pub finish_reason: Option<String>,
 }
 
+/// What a chunk adds to the answer: text, tool-call fragments, or both.
 #[derive(Debug, Default, Deserialize)]
 pub struct Delta {
     #[serde(default)]
@@ -72,6 +74,7 @@ pub struct Delta {
     pub tool_calls: Vec<ToolCallDelta>,
 }
 
+/// A fragment of one tool call; `index` says which, since calls interleave.
 #[derive(Debug, Deserialize)]
 pub struct ToolCallDelta {
     #[serde(default)]
@@ -82,6 +85,7 @@ pub struct ToolCallDelta {
     pub function: Option<FunctionDelta>,
 }
 
+/// The name (sent once) and a piece of the JSON arguments text.
 #[derive(Debug, Deserialize)]
 pub struct FunctionDelta {
     #[serde(default)]
@@ -90,6 +94,7 @@ pub struct FunctionDelta {
     pub arguments: Option<String>,
 }
 
+/// A tool call being received.
 #[derive(Debug, Default)]
 struct PartialCall {
     id: String,
@@ -100,9 +105,13 @@ struct PartialCall {
 /// The answer so far.
 #[derive(Debug, Default)]
 pub struct Assembly {
+    /// The answer text so far.
     text: String,
+    /// By the server's index, so calls keep the model's order.
     calls: BTreeMap<u32, PartialCall>,
+    /// `finish_reason` of choice 0, once sent.
     finish: Option<String>,
+    /// `[DONE]` arrived.
     done: bool,
 }
 
