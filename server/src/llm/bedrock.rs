@@ -265,6 +265,14 @@ impl Bedrock {
         match error {
             SdkError::TimeoutError(_) => LlmError::Timeout,
             SdkError::DispatchFailure(failure) if failure.is_timeout() => LlmError::Timeout,
+            // No credentials anywhere in the chain: the SDK fails before sending.
+            SdkError::DispatchFailure(_) | SdkError::ConstructionFailure(_)
+                if DisplayErrorContext(error)
+                    .to_string()
+                    .contains("credentials") =>
+            {
+                LlmError::AccessDenied
+            }
             SdkError::DispatchFailure(_) => {
                 LlmError::Unavailable("its endpoint cannot be reached".into())
             }

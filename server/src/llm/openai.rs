@@ -144,7 +144,11 @@ impl OpenAi {
     async fn send(&self, body: Bytes) -> Result<Incoming, LlmError> {
         let mut attempt = 1;
         loop {
-            let (error, retry_after) = match self.http.request(self.request(&body)?).await {
+            let (error, retryable, retry_after) = match self
+                .http
+                .request(self.request(&body)?)
+                .await
+            {
                 Ok(response) if response.status().is_success() => {
                     return Ok(response.into_body());
                 }
@@ -153,19 +157,21 @@ impl OpenAi {
                     let retry_after = retry_after(response.headers());
                     let detail = error_body(response.into_body()).await;
                     tracing::warn!(%status, attempt, detail, "chat-completions request failed");
-                    (self.status_error(status, &detail), retry_after)
+                    // Throttling and server faults may pass; a refused request, bad
+                    // credentials or a wrong URL or model will not.
+                    let retryable =
+                        status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
+                    (self.status_error(status, &detail), retryable, retry_after)
                 }
                 Err(error) => {
                     tracing::warn!(attempt, error = %error, "chat-completions endpoint unreachable");
                     (
                         LlmError::Unavailable("its endpoint cannot be reached".into()),
+                        true,
                         None,
                     )
                 }
             };
-            // Throttling, 5xx and unreachable servers may pass; a refused request,
-            // bad credentials or an unknown model will not.
-            let retryable = matches!(error, LlmError::Throttled | LlmError::Unavailable(_));
             if !retryable || attempt >= self.max_attempts {
                 return Err(error);
             }
@@ -199,6 +205,10 @@ impl OpenAi {
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => LlmError::AccessDenied,
             StatusCode::NOT_FOUND if names_model || detail.is_empty() => {
                 LlmError::ModelNotFound(self.info.model.clone())
+            }
+            // Most likely OPENAI_BASE_URL lacks its `/v1` or names the wrong server.
+            StatusCode::NOT_FOUND => {
+                LlmError::Unavailable("its chat-completions endpoint was not found".into())
             }
             StatusCode::BAD_REQUEST if names_model => {
                 LlmError::ModelNotFound(self.info.model.clone())

@@ -272,6 +272,11 @@ async fn bad_credentials_and_unknown_models_name_the_problem() {
             error_status(404, "model 'llama3.1:8b' not found, try pulling it first"),
             "does not exist",
         ),
+        // A base URL without its `/v1`: the server has no such route.
+        (
+            error_status(404, "404 page not found"),
+            "chat-completions endpoint was not found",
+        ),
     ] {
         let fake = FakeOpenAi::start(vec![reply]).await;
         let app = openai_app(&fake, |_| {}).await;
@@ -280,6 +285,7 @@ async fn bad_credentials_and_unknown_models_name_the_problem() {
         assert_eq!(kinds(&events), ["start", "step", "error"]);
         let message = assert_error(&events[2], ErrorCode::LlmUnavailable, needle);
         assert!(!message.contains("sk-abc"), "{message}");
+        assert_eq!(fake.requests().len(), 1, "{needle}: not retried");
     }
 }
 
