@@ -31,7 +31,10 @@ pub async fn serve(listen: &str) -> anyhow::Result<Value> {
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    let app = Router::new().route("/ws", get(|ws: WebSocketUpgrade| async { ws.on_upgrade(echo) }));
+    let app = Router::new().route(
+        "/ws",
+        get(|ws: WebSocketUpgrade| async { ws.on_upgrade(echo) }),
+    );
     axum::serve(listener, app).await?;
     Ok(json!({}))
 }
@@ -54,7 +57,9 @@ pub async fn run(options: Options) -> anyhow::Result<Value> {
     let started = Instant::now();
     for _ in 0..options.round_trips {
         let began = Instant::now();
-        socket.send(tungstenite::Message::text(frame.clone())).await?;
+        socket
+            .send(tungstenite::Message::text(frame.clone()))
+            .await?;
         loop {
             match socket.next().await {
                 Some(Ok(tungstenite::Message::Text(_))) => break,
@@ -65,5 +70,12 @@ pub async fn run(options: Options) -> anyhow::Result<Value> {
         latencies.push(began.elapsed());
     }
     let elapsed = started.elapsed();
-    Ok(report("echo", latencies.len(), 0, elapsed, latencies, json!({})))
+    Ok(report(
+        "echo",
+        latencies.len(),
+        0,
+        elapsed,
+        latencies,
+        json!({}),
+    ))
 }

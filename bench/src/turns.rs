@@ -69,18 +69,39 @@ async fn next_event(socket: &mut Socket) -> anyhow::Result<ServerEvent> {
 }
 
 /// Runs one turn and checks its events: the exact sequence and the right result.
-async fn turn(socket: &mut Socket, client: usize, index: usize, chained: bool) -> anyhow::Result<()> {
+async fn turn(
+    socket: &mut Socket,
+    client: usize,
+    index: usize,
+    chained: bool,
+) -> anyhow::Result<()> {
     let (text, expected, kinds): (String, String, &[&str]) = if chained {
         (
             format!("({client} + {index}) * 2"),
             ((client + index) * 2).to_string(),
-            &["start", "step", "tool_call", "tool_result", "tool_call", "tool_result", "response", "complete"],
+            &[
+                "start",
+                "step",
+                "tool_call",
+                "tool_result",
+                "tool_call",
+                "tool_result",
+                "response",
+                "complete",
+            ],
         )
     } else {
         (
             format!("Suma {client} y {index}"),
             (client + index).to_string(),
-            &["start", "step", "tool_call", "tool_result", "response", "complete"],
+            &[
+                "start",
+                "step",
+                "tool_call",
+                "tool_result",
+                "response",
+                "complete",
+            ],
         )
     };
     let frame = json!({ "type": "message", "content": text }).to_string();
@@ -127,7 +148,8 @@ pub async fn run(options: Options) -> anyhow::Result<Value> {
                                 eprintln!("client {client} turn {index}: {error}");
                             }
                             // The connection may be unusable: reconnect.
-                            match tokio::time::timeout(Duration::from_secs(5), connect(&url)).await {
+                            match tokio::time::timeout(Duration::from_secs(5), connect(&url)).await
+                            {
                                 Ok(Ok(fresh)) => socket = fresh,
                                 _ => return (latencies, errors + (turns - index - 1)),
                             }
@@ -150,7 +172,11 @@ pub async fn run(options: Options) -> anyhow::Result<Value> {
     let rss_after = options.server_pid.and_then(rss_kib);
     let completed = latencies.len();
     Ok(report(
-        if options.chained { "turns_chained" } else { "turns" },
+        if options.chained {
+            "turns_chained"
+        } else {
+            "turns"
+        },
         completed,
         errors,
         elapsed,
@@ -175,7 +201,8 @@ pub async fn idle(options: IdleOptions) -> anyhow::Result<Value> {
     // Open in batches: the server sees a realistic arrival, not one burst.
     for batch in 0..options.connections.div_ceil(250) {
         let count = 250.min(options.connections - batch * 250);
-        let opened: Vec<_> = futures::future::join_all((0..count).map(|_| connect(&options.url))).await;
+        let opened: Vec<_> =
+            futures::future::join_all((0..count).map(|_| connect(&options.url))).await;
         for socket in opened {
             match socket {
                 Ok(socket) => sockets.push(socket),

@@ -95,6 +95,15 @@ impl AgentError {
             (Lang::Es, Self::Llm(LlmError::Refused(why))) => {
                 format!("El modelo de lenguaje rechazó la petición: {why}")
             }
+            (Lang::Es, Self::Llm(LlmError::AccessDenied)) => {
+                "El servidor no tiene permiso para usar el modelo de lenguaje (revisa sus credenciales y su acceso al modelo).".into()
+            }
+            (Lang::Es, Self::Llm(LlmError::ModelNotFound(model))) => {
+                format!("El modelo de lenguaje configurado ({model}) no existe o no está disponible.")
+            }
+            (Lang::Es, Self::Llm(LlmError::Throttled)) => {
+                "El modelo de lenguaje está recibiendo demasiadas peticiones. Inténtalo de nuevo en unos segundos.".into()
+            }
             (Lang::Es, Self::IterationLimit(n)) => format!(
                 "El agente se detuvo tras {n} iteraciones sin llegar a una respuesta. Prueba a dividir la petición en partes."
             ),
@@ -107,6 +116,13 @@ impl AgentError {
                 "The toolbox is unavailable right now. Please try again in a few seconds.".into()
             }
             (Lang::En, Self::Cancelled | Self::ClientGone(_)) => "Turn cancelled.".into(),
+            // Retrying does not help with these two: say what to fix instead.
+            (Lang::En, Self::Llm(LlmError::AccessDenied)) => {
+                "The server is not allowed to use the language model (check its credentials and its access to the model).".into()
+            }
+            (Lang::En, Self::Llm(LlmError::ModelNotFound(model))) => {
+                format!("The configured language model ({model}) does not exist or is not available.")
+            }
             (Lang::En, Self::IterationLimit(n)) => format!(
                 "The agent stopped after {n} iterations without reaching an answer. Try splitting the request into parts."
             ),

@@ -57,10 +57,6 @@ pub struct Settings {
     #[arg(long, env = "MAX_QUEUED_TURNS", default_value_t = 8)]
     pub max_queued_turns: usize,
 
-    /// Seconds one LLM call may take.
-    #[arg(long, env = "LLM_TIMEOUT_SECS", default_value = "60", value_parser = parse_secs)]
-    pub llm_timeout: Duration,
-
     /// Open WebSocket connections allowed at once; more get 503.
     #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,

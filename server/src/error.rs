@@ -9,14 +9,16 @@ use axum::{
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::{agent::AgentError, lang::Lang, llm::LlmError, mcp::McpError};
+use protocol::ErrorCode;
+
+use crate::{agent::AgentError, lang::Lang};
 
 /// The body of every API error.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
     /// A stable, machine-readable code (`invalid_request`, `too_large`,
     /// `unauthorized`, `toolbox_unavailable`, `llm_unavailable`, `timeout`, …).
-    pub error: &'static str,
+    pub error: String,
     /// What went wrong, safe to show to a user.
     pub message: String,
 }
@@ -47,39 +49,30 @@ impl AppError {
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Agent { error, .. } => match error {
-                AgentError::Toolbox(McpError::Unavailable(_))
-                | AgentError::Llm(LlmError::Unavailable(_) | LlmError::Refused(_)) => {
+            // The same classification the WebSocket sends as the error's code.
+            Self::Agent { error, .. } => match error.code() {
+                ErrorCode::ToolboxUnavailable | ErrorCode::LlmUnavailable => {
                     StatusCode::BAD_GATEWAY
                 }
-                AgentError::Toolbox(McpError::Timeout { .. })
-                | AgentError::Llm(LlmError::Timeout)
-                | AgentError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
-                AgentError::IterationLimit(_) => StatusCode::UNPROCESSABLE_ENTITY,
-                AgentError::Cancelled | AgentError::ClientGone(_) => {
-                    StatusCode::SERVICE_UNAVAILABLE
-                }
+                ErrorCode::Timeout => StatusCode::GATEWAY_TIMEOUT,
+                ErrorCode::IterationLimit => StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::Cancelled => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
         }
     }
 
-    pub fn code(&self) -> &'static str {
+    /// The stable code: for turn failures, the WebSocket `error` event's code.
+    pub fn code(&self) -> String {
         match self {
-            Self::BadRequest(_) => "invalid_request",
-            Self::TooLarge(_) => "too_large",
-            Self::Unauthorized => "unauthorized",
-            Self::ShuttingDown => "unavailable",
-            Self::Agent { error, .. } => match error {
-                AgentError::Toolbox(McpError::Unavailable(_)) => "toolbox_unavailable",
-                AgentError::Llm(LlmError::Unavailable(_) | LlmError::Refused(_)) => {
-                    "llm_unavailable"
-                }
-                AgentError::Toolbox(McpError::Timeout { .. })
-                | AgentError::Llm(LlmError::Timeout)
-                | AgentError::Timeout(_) => "timeout",
-                AgentError::IterationLimit(_) => "iteration_limit",
-                AgentError::Cancelled | AgentError::ClientGone(_) => "cancelled",
-            },
+            Self::BadRequest(_) => "invalid_request".into(),
+            Self::TooLarge(_) => "too_large".into(),
+            Self::Unauthorized => "unauthorized".into(),
+            Self::ShuttingDown => "unavailable".into(),
+            Self::Agent { error, .. } => serde_json::to_value(error.code())
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_else(|| "internal".into()),
         }
     }
 }

@@ -1,7 +1,12 @@
 //! The language-model seam of the agent: one trait, with the provider-neutral
-//! conversation types it speaks, and its implementations.
+//! conversation types it speaks, its settings, and its implementations: the local
+//! planner, AWS Bedrock and any OpenAI-compatible chat-completions API.
 
+pub mod bedrock;
+pub mod openai;
 pub mod planner;
+mod settings;
+pub mod tool_names;
 
 use std::sync::Arc;
 
@@ -13,6 +18,15 @@ use rmcp::model::JsonObject;
 use serde::Serialize;
 
 use crate::lang::Lang;
+
+pub use settings::{LlmSettings, Provider};
+
+/// What the agent is told before the conversation, unless `LLM_SYSTEM_PROMPT` says
+/// otherwise. The local planner ignores it.
+pub const DEFAULT_SYSTEM_PROMPT: &str = "You are toolstream's assistant. Use the provided \
+tools for every calculation instead of computing in your head, one step at a time when a \
+step needs an earlier result. When a tool reports an error, explain it plainly. Answer \
+briefly, in the language of the user's last message.";
 
 /// A tool the model may call, as listed by the toolbox.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,6 +44,44 @@ pub struct ToolCall {
     pub id: String,
     pub name: String,
     pub args: Args,
+    /// Why the call cannot run as the model wrote it (say, its input was not a JSON
+    /// object). The tool is then not called: the tools node hands this text back to
+    /// the model as the call's error result, so the model can correct itself.
+    pub malformed: Option<String>,
+}
+
+impl ToolCall {
+    /// A well-formed call.
+    pub fn new(id: impl Into<String>, name: impl Into<String>, args: Args) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            args,
+            malformed: None,
+        }
+    }
+
+    /// A call from the JSON text of its arguments, as models stream it. Text that is
+    /// not a JSON object makes a malformed call: the model is told, and may retry.
+    pub fn parse(id: impl Into<String>, name: impl Into<String>, input: &str) -> Self {
+        let (id, name) = (id.into(), name.into());
+        // Tools without parameters may get no input text at all.
+        let input = if input.trim().is_empty() { "{}" } else { input };
+        let why = match serde_json::from_str::<serde_json::Value>(input) {
+            Ok(serde_json::Value::Object(args)) => return Self::new(id, name, args),
+            Ok(other) => format!(
+                "The tool input must be a JSON object, not {other}. Call the tool again with an object of arguments."
+            ),
+            Err(error) => format!(
+                "The tool input was not valid JSON ({error}). Call the tool again with a valid JSON object of arguments."
+            ),
+        };
+        tracing::info!(tool = %name, reason = %why, "the model sent malformed tool input");
+        Self {
+            malformed: Some(why),
+            ..Self::new(id, name, Args::new())
+        }
+    }
 }
 
 /// What a tool call produced, as the model will read it.
@@ -88,7 +140,9 @@ pub struct LlmInfo {
     pub label: String,
 }
 
-/// Why a model call failed. Messages are safe to show to users.
+/// Why a model call failed. Messages are safe to show to users: providers log the
+/// service's own error text (which may name accounts or resources) and put only a
+/// fixed explanation here.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum LlmError {
     #[error("the language model is unavailable: {0}")]
@@ -97,6 +151,17 @@ pub enum LlmError {
     Timeout,
     #[error("the language model refused the request: {0}")]
     Refused(String),
+    /// The service refused the server's credentials or its access to the model.
+    #[error(
+        "the server is not allowed to use the language model (check its credentials and its access to the model)"
+    )]
+    AccessDenied,
+    /// The configured model does not exist where the server looks for it.
+    #[error("the configured language model {0} was not found")]
+    ModelNotFound(String),
+    /// The service kept throttling after every retry.
+    #[error("the language model is receiving too many requests")]
+    Throttled,
 }
 
 /// Receives the answer text as it streams, before the whole reply is known.
@@ -127,31 +192,11 @@ pub trait Llm: Send + Sync + 'static {
     ) -> Result<LlmReply, LlmError>;
 }
 
-/// Which model drives the agent, and how to reach it.
-#[derive(Debug, Clone, clap::Args)]
-pub struct LlmSettings {
-    /// The LLM provider: `local` (the deterministic planner, no network).
-    #[arg(long = "llm-provider", env = "LLM_PROVIDER", value_enum)]
-    pub provider: Option<Provider>,
-}
-
-/// The LLM providers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Provider {
-    /// The local planner.
-    Local,
-}
-
-impl LlmSettings {
-    /// The provider to use: the one set, or the default.
-    pub fn resolved_provider(&self) -> Provider {
-        self.provider.unwrap_or(Provider::Local)
-    }
-}
-
 /// Builds the configured LLM.
 pub async fn from_settings(settings: &LlmSettings) -> anyhow::Result<Arc<dyn Llm>> {
     Ok(match settings.resolved_provider() {
         Provider::Local => Arc::new(LocalPlanner::default()),
+        Provider::Bedrock => Arc::new(bedrock::Bedrock::from_settings(settings).await?),
+        Provider::Openai => Arc::new(openai::OpenAi::from_settings(settings)?),
     })
 }

@@ -75,7 +75,7 @@ impl Application {
             AgentSettings {
                 max_iterations: settings.max_iterations,
                 turn_timeout: settings.turn_timeout,
-                llm_timeout: settings.llm_timeout,
+                llm_timeout: settings.llm.timeout,
             },
             metrics.clone(),
         ));

@@ -8,7 +8,7 @@ use super::{
 };
 use crate::{
     llm::{ChatMessage, ToolOutcome},
-    mcp::McpClient,
+    mcp::{McpClient, ToolOutput},
     metrics::{Metrics, ToolLabels},
 };
 
@@ -36,7 +36,14 @@ impl<'a> ToolNode<'a> {
             })
             .await?;
             let started = std::time::Instant::now();
-            let output = self.mcp.call(&call.name, &call.args).await;
+            let output = match &call.malformed {
+                // The model wrote arguments that cannot be sent: it reads why instead.
+                Some(why) => Ok(ToolOutput {
+                    text: why.clone(),
+                    is_error: true,
+                }),
+                None => self.mcp.call(&call.name, &call.args).await,
+            };
             let elapsed = started.elapsed();
             let outcome = match &output {
                 Ok(output) if output.is_error => "tool_error",

@@ -160,11 +160,11 @@ fn plan_next(request: LlmRequest<'_>) -> LlmReply {
     args.insert("b".into(), value(&step.b));
     LlmReply {
         text: String::new(),
-        tool_calls: vec![ToolCall {
-            id: format!("call_{}", values.len()),
-            name: step.op.tool().into(),
+        tool_calls: vec![ToolCall::new(
+            format!("call_{}", values.len()),
+            step.op.tool(),
             args,
-        }],
+        )],
     }
 }
 

@@ -2,9 +2,13 @@
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly by design.
 
+mod bedrock;
+mod fake_bedrock;
+mod fake_openai;
 mod fixtures;
 mod helpers;
 mod load;
+mod openai;
 mod pages;
 mod process;
 mod reliability;

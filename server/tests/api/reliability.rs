@@ -217,7 +217,7 @@ async fn a_slow_tool_times_out_with_a_clear_error() {
 #[tokio::test]
 async fn a_silent_llm_times_out_with_a_clear_error() {
     let llm = Arc::new(StagedLlm::default());
-    let app = spawn_app_with_llm(llm.clone(), |s| s.llm_timeout = Duration::from_millis(200)).await;
+    let app = spawn_app_with_llm(llm.clone(), |s| s.llm.timeout = Duration::from_millis(200)).await;
     let mut client = app.connect().await;
     let events = client.turn("hang").await;
     let kinds: Vec<_> = events.iter().map(ServerEvent::kind).collect();

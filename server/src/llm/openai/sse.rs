@@ -1,0 +1,272 @@
+//! The streamed chat-completions answer: server-sent events split from the byte
+//! stream, and the answer assembled from their `choices[0].delta`s.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::llm::{LlmError, LlmReply, ToolCall, tool_names::ToolNames};
+
+/// Splits a byte stream into server-sent events' `data`, across chunk boundaries.
+#[derive(Debug, Default)]
+pub struct SseParser {
+    /// Bytes of a line not ended yet.
+    partial: Vec<u8>,
+    /// `data` lines of the event being read.
+    data: Vec<String>,
+}
+
+impl SseParser {
+    /// Takes the next chunk; returns the data of every event it completed.
+    pub fn push(&mut self, chunk: &[u8]) -> Vec<String> {
+        let mut events = Vec::new();
+        for &byte in chunk {
+            if byte != b'\n' {
+                self.partial.push(byte);
+                continue;
+            }
+            let line = String::from_utf8_lossy(&self.partial).into_owned();
+            self.partial.clear();
+            let line = line.strip_suffix('\r').unwrap_or(&line);
+            if line.is_empty() {
+                if !self.data.is_empty() {
+                    events.push(self.data.join("\n"));
+                    self.data.clear();
+                }
+            } else if let Some(data) = line.strip_prefix("data:") {
+                self.data
+                    .push(data.strip_prefix(' ').unwrap_or(data).to_owned());
+            }
+            // Comments (`: keep-alive`), `event:`, `id:` and `retry:` carry nothing
+            // the answer needs.
+        }
+        events
+    }
+}
+
+/// One chunk of a streamed chat completion (the parts this server reads).
+#[derive(Debug, Deserialize)]
+pub struct Chunk {
+    #[serde(default)]
+    pub choices: Vec<Choice>,
+    /// Some servers report a failure inside the stream.
+    #[serde(default)]
+    pub error: Option<serde_json::Value>,
+}
+
+/// One choice of a chunk; only choice 0 is read.
+#[derive(Debug, Deserialize)]
+pub struct Choice {
+    #[serde(default)]
+    pub index: u32,
+    #[serde(default)]
+    pub delta: Delta,
+    #[serde(default)]
+    pub finish_reason: Option<String>,
+}
+
+/// What a chunk adds to the answer: text, tool-call fragments, or both.
+#[derive(Debug, Default, Deserialize)]
+pub struct Delta {
+    #[serde(default)]
+    pub content: Option<String>,
+    #[serde(default)]
+    pub tool_calls: Vec<ToolCallDelta>,
+}
+
+/// A fragment of one tool call; `index` says which, since calls interleave.
+#[derive(Debug, Deserialize)]
+pub struct ToolCallDelta {
+    #[serde(default)]
+    pub index: u32,
+    #[serde(default)]
+    pub id: Option<String>,
+    #[serde(default)]
+    pub function: Option<FunctionDelta>,
+}
+
+/// The name (sent once) and a piece of the JSON arguments text.
+#[derive(Debug, Deserialize)]
+pub struct FunctionDelta {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub arguments: Option<String>,
+}
+
+/// A tool call being received.
+#[derive(Debug, Default)]
+struct PartialCall {
+    id: String,
+    name: String,
+    arguments: String,
+}
+
+/// The answer so far.
+#[derive(Debug, Default)]
+pub struct Assembly {
+    /// The answer text so far.
+    text: String,
+    /// By the server's index, so calls keep the model's order.
+    calls: BTreeMap<u32, PartialCall>,
+    /// `finish_reason` of choice 0, once sent.
+    finish: Option<String>,
+    /// `[DONE]` arrived.
+    done: bool,
+}
+
+impl Assembly {
+    /// Takes one event's data; returns answer text to stream now, if any.
+    pub fn push(&mut self, data: &str) -> Result<Option<String>, LlmError> {
+        if data.trim() == "[DONE]" {
+            self.done = true;
+            return Ok(None);
+        }
+        let chunk: Chunk = serde_json::from_str(data).map_err(|error| {
+            tracing::warn!(%error, data, "unreadable chat-completions chunk");
+            LlmError::Unavailable("its answer could not be read".into())
+        })?;
+        if let Some(error) = chunk.error {
+            tracing::warn!(%error, "chat-completions stream reported an error");
+            return Err(LlmError::Unavailable(
+                "the model service failed to answer".into(),
+            ));
+        }
+        let mut piece: Option<String> = None;
+        // One answer is asked for; other choices (n > 1) are ignored.
+        for choice in chunk.choices.into_iter().filter(|c| c.index == 0) {
+            if let Some(content) = choice.delta.content.filter(|c| !c.is_empty()) {
+                self.text.push_str(&content);
+                piece.get_or_insert_with(String::new).push_str(&content);
+            }
+            for delta in choice.delta.tool_calls {
+                let call = self.calls.entry(delta.index).or_default();
+                if let Some(id) = delta.id {
+                    call.id = id;
+                }
+                if let Some(function) = delta.function {
+                    if let Some(name) = function.name {
+                        call.name.push_str(&name);
+                    }
+                    if let Some(arguments) = function.arguments {
+                        call.arguments.push_str(&arguments);
+                    }
+                }
+            }
+            if choice.finish_reason.is_some() {
+                self.finish = choice.finish_reason;
+            }
+        }
+        Ok(piece)
+    }
+
+    /// Whether the server said the answer is complete (`finish_reason` or `[DONE]`).
+    pub fn is_complete(&self) -> bool {
+        self.done || self.finish.is_some()
+    }
+
+    /// The whole reply; an answer that never said it was complete was cut off.
+    pub fn finish(self, names: &ToolNames) -> Result<LlmReply, LlmError> {
+        if !self.is_complete() {
+            return Err(LlmError::Unavailable("its answer was cut off".into()));
+        }
+        let tool_calls: Vec<_> = self
+            .calls
+            .into_iter()
+            .map(|(index, call)| {
+                // Some servers leave ids out; the pairing only needs them unique.
+                let id = if call.id.is_empty() {
+                    format!("call_{index}")
+                } else {
+                    call.id
+                };
+                ToolCall::parse(id, names.to_tool(&call.name), &call.arguments)
+            })
+            .collect();
+        if tool_calls.is_empty() && self.text.trim().is_empty() {
+            return Err(match self.finish.as_deref() {
+                Some("content_filter") => {
+                    LlmError::Refused("its content filter blocked the answer".into())
+                }
+                _ => LlmError::Unavailable("it returned an empty answer".into()),
+            });
+        }
+        Ok(LlmReply {
+            text: self.text,
+            tool_calls,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_split_across_chunks_and_lines() {
+        let mut parser = SseParser::default();
+        let stream = b": keep-alive\n\ndata: {\"a\":1}\r\n\r\ndata: [DO";
+        let mut events = parser.push(&stream[..10]);
+        events.extend(parser.push(&stream[10..]));
+        assert_eq!(events, [r#"{"a":1}"#]);
+        assert_eq!(parser.push(b"NE]\n\n"), ["[DONE]"]);
+    }
+
+    #[test]
+    fn multibyte_text_split_inside_a_character_survives() {
+        let mut parser = SseParser::default();
+        let bytes = "data: {\"x\":\"ñandú\"}\n\n".as_bytes();
+        let mut events = Vec::new();
+        for byte in bytes {
+            events.extend(parser.push(std::slice::from_ref(byte)));
+        }
+        assert_eq!(events, ["{\"x\":\"ñandú\"}"]);
+    }
+
+    #[test]
+    fn text_and_tool_call_fragments_assemble() {
+        let mut assembly = Assembly::default();
+        let chunks = [
+            r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":"Voy "}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"a sumar."}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_9","type":"function","function":{"name":"add","arguments":""}}]}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\"a\": 10"}}]}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"function":{"arguments":", \"b\": 5}"}}]}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{},"finish_reason":"tool_calls"}]}"#,
+            "[DONE]",
+        ];
+        let mut streamed = Vec::new();
+        for chunk in chunks {
+            streamed.extend(assembly.push(chunk).unwrap());
+        }
+        assert_eq!(streamed, ["Voy ", "a sumar."]);
+        let reply = assembly.finish(&ToolNames::new(["add"])).unwrap();
+        assert_eq!(reply.text, "Voy a sumar.");
+        assert_eq!(reply.tool_calls[0].id, "call_9");
+        assert_eq!(reply.tool_calls[0].name, "add");
+        assert_eq!(
+            serde_json::to_string(&reply.tool_calls[0].args).unwrap(),
+            r#"{"a":10,"b":5}"#
+        );
+    }
+
+    #[test]
+    fn an_answer_without_finish_or_done_was_cut_off() {
+        let mut assembly = Assembly::default();
+        assembly
+            .push(r#"{"choices":[{"index":0,"delta":{"content":"La"}}]}"#)
+            .unwrap();
+        let error = assembly.finish(&ToolNames::default()).unwrap_err();
+        assert!(error.to_string().contains("cut off"), "{error}");
+    }
+
+    #[test]
+    fn an_error_in_the_stream_fails_the_call() {
+        let mut assembly = Assembly::default();
+        assert!(
+            assembly
+                .push(r#"{"error":{"message":"overloaded"}}"#)
+                .is_err()
+        );
+    }
+}

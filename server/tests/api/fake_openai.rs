@@ -1,0 +1,206 @@
+//! A fake OpenAI-compatible server on loopback: `POST /v1/chat/completions` answered
+//! from a script with server-sent events (`data: {chunk}` … `data: [DONE]`) or an
+//! error status, every request recorded so tests can assert what the client sent.
+
+use std::{
+    collections::VecDeque,
+    sync::{Arc, Mutex},
+};
+
+use axum::{
+    Router,
+    body::{Body, Bytes},
+    extract::State,
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::post,
+};
+use futures::StreamExt;
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+
+/// One scripted answer.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// These events' data, each as `data: …\n\n`, then the end of the body.
+    Sse(Vec<String>),
+    /// These events, then a broken connection once the test calls
+    /// [`FakeOpenAi::cut`].
+    SseCut(Vec<String>),
+    /// An error status with a JSON body (and `Retry-After`, if given).
+    Status {
+        status: u16,
+        body: Value,
+        retry_after: Option<&'static str>,
+    },
+}
+
+/// A request the fake received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub body: Value,
+    pub headers: HeaderMap,
+}
+
+#[derive(Default)]
+struct Inner {
+    script: Mutex<VecDeque<Reply>>,
+    requests: Mutex<Vec<Recorded>>,
+    cut: Notify,
+}
+
+/// The running fake; its base URL ends in `/v1`.
+pub struct FakeOpenAi {
+    pub base_url: String,
+    inner: Arc<Inner>,
+}
+
+impl FakeOpenAi {
+    pub async fn start(script: Vec<Reply>) -> Self {
+        let inner = Arc::new(Inner {
+            script: Mutex::new(script.into()),
+            ..Inner::default()
+        });
+        let app = Router::new()
+            .route("/v1/chat/completions", post(handle))
+            .with_state(inner.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base_url = format!("http://{}/v1", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self { base_url, inner }
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.inner.requests.lock().unwrap().clone()
+    }
+
+    /// Breaks the connection of the `SseCut` answer.
+    pub fn cut(&self) {
+        self.inner.cut.notify_one();
+    }
+}
+
+async fn handle(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> Response {
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    inner
+        .requests
+        .lock()
+        .unwrap()
+        .push(Recorded { body, headers });
+    let Some(reply) = inner.script.lock().unwrap().pop_front() else {
+        return status(
+            500,
+            json!({ "error": { "message": "the fake has no reply scripted" } }),
+            None,
+        );
+    };
+    match reply {
+        Reply::Sse(events) => sse(events, None),
+        Reply::SseCut(events) => sse(events, Some(inner.clone())),
+        Reply::Status {
+            status: code,
+            body,
+            retry_after,
+        } => status(code, body, retry_after),
+    }
+}
+
+fn status(code: u16, body: Value, retry_after: Option<&'static str>) -> Response {
+    let mut response = (
+        StatusCode::from_u16(code).unwrap(),
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response();
+    if let Some(wait) = retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, wait.parse().unwrap());
+    }
+    response
+}
+
+fn sse(events: Vec<String>, cut: Option<Arc<Inner>>) -> Response {
+    let chunks: Vec<Result<Bytes, std::io::Error>> = events
+        .into_iter()
+        .map(|data| Ok(Bytes::from(format!("data: {data}\n\n"))))
+        .collect();
+    let chunks = futures::stream::iter(chunks);
+    let body = match cut {
+        None => Body::from_stream(chunks),
+        Some(inner) => Body::from_stream(chunks.chain(futures::stream::once(async move {
+            inner.cut.notified().await;
+            Err(std::io::Error::other("connection cut by the fake"))
+        }))),
+    };
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .body(body)
+        .unwrap()
+}
+
+// Chunk builders, shaped like OpenAI's `chat.completion.chunk`.
+
+fn chunk(delta: Value, finish_reason: Option<&str>) -> String {
+    json!({
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "created": 1_700_000_000,
+        "model": "fake-model",
+        "choices": [{ "index": 0, "delta": delta, "finish_reason": finish_reason }]
+    })
+    .to_string()
+}
+
+pub fn content(text: &str) -> String {
+    chunk(json!({ "role": "assistant", "content": text }), None)
+}
+
+pub fn finish(reason: &str) -> String {
+    chunk(json!({}), Some(reason))
+}
+
+pub fn done() -> String {
+    "[DONE]".into()
+}
+
+pub fn call_start(index: u32, id: &str, name: &str) -> String {
+    chunk(
+        json!({ "tool_calls": [{
+            "index": index, "id": id, "type": "function",
+            "function": { "name": name, "arguments": "" }
+        }] }),
+        None,
+    )
+}
+
+pub fn call_arguments(index: u32, fragment: &str) -> String {
+    chunk(
+        json!({ "tool_calls": [{ "index": index, "function": { "arguments": fragment } }] }),
+        None,
+    )
+}
+
+/// A streamed text-only answer in these pieces.
+pub fn text_answer(pieces: &[&str]) -> Reply {
+    let mut events: Vec<String> = pieces.iter().map(|p| content(p)).collect();
+    events.extend([finish("stop"), done()]);
+    Reply::Sse(events)
+}
+
+/// A streamed call of one tool, its arguments in these fragments.
+pub fn tool_call(id: &str, name: &str, fragments: &[&str]) -> Reply {
+    let mut events = vec![call_start(0, id, name)];
+    events.extend(fragments.iter().map(|f| call_arguments(0, f)));
+    events.extend([finish("tool_calls"), done()]);
+    Reply::Sse(events)
+}
+
+pub fn error_status(status: u16, message: &str) -> Reply {
+    Reply::Status {
+        status,
+        body: json!({ "error": { "message": message, "type": "invalid_request_error" } }),
+        retry_after: None,
+    }
+}
