@@ -248,3 +248,31 @@ test("the original test page works against /ws unchanged", async ({ page, startS
   await expect(messages).toContainText("La suma de 100 y 50 es 150.");
   await expect(messages).toContainText("Completado (5 pasos)");
 });
+
+test("a streamed answer renders token by token without moving what is above", async ({ page, startServer, startFakeOpenAi }) => {
+  const api = await startFakeOpenAi(0.25);
+  const server = await startServer({ LLM_PROVIDER: "openai", OPENAI_BASE_URL: api.baseUrl, OPENAI_MODEL: "fake-model" });
+  await page.goto(server.url);
+  await connected(page);
+  await expect(page.locator(".llm-label")).toContainText("fake-model");
+  await ask(page, "Suma 10 y 5");
+  const turn = lastTurn(page);
+  const answer = turn.locator('[data-kind="response"]');
+  await expect(turn.locator('[data-kind="tool_result"]')).toHaveText("→ 15");
+
+  // Part of the answer is on screen before the rest has arrived.
+  await expect(answer).toHaveText(/^La suma/);
+  const partial = await answer.textContent();
+  expect(partial).not.toBe("La suma de 10 y 5 es 15.");
+  // Positions within the transcript's content (auto-scrolling moves the viewport).
+  const offset = (selector: string) =>
+    turn.locator(selector).evaluate((el) => el.getBoundingClientRect().top - el.closest(".turns")!.getBoundingClientRect().top);
+  const cardTop = await offset('[data-kind="tool_call"]');
+  const answerTop = await offset('[data-kind="response"]');
+
+  await expect(turn.locator('[data-kind="complete"]')).toBeVisible();
+  await expect(answer).toHaveText("La suma de 10 y 5 es 15.");
+  // Growing text only extends the answer downwards: nothing above it moved.
+  expect(await offset('[data-kind="tool_call"]')).toBe(cardTop);
+  expect(await offset('[data-kind="response"]')).toBe(answerTop);
+});

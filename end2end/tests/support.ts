@@ -102,7 +102,33 @@ export class SlowToolbox {
   }
 }
 
+/** A fake OpenAI-compatible API that streams its answers slowly. */
+export class FakeOpenAi {
+  private child?: ChildProcess;
+  constructor(
+    readonly port: number,
+    private pieceDelay: number,
+  ) {}
+
+  get baseUrl(): string {
+    return `http://127.0.0.1:${this.port}/v1`;
+  }
+
+  async start(): Promise<void> {
+    this.child = spawn("python3", [path.join(__dirname, "../fixtures/fake_openai.py"), String(this.port), String(this.pieceDelay)], {
+      stdio: ["ignore", "ignore", "inherit"],
+    });
+    await waitFor(`http://127.0.0.1:${this.port}/`);
+  }
+
+  async stop(): Promise<void> {
+    await stopProcess(this.child);
+  }
+}
+
 type Fixtures = {
+  /** Starts a fake OpenAI-compatible API streaming pieces `delay` seconds apart. */
+  startFakeOpenAi: (pieceDelay: number) => Promise<FakeOpenAi>;
   /** Starts a server with extra settings (at most one per test). */
   startServer: (env?: Record<string, string>) => Promise<AgentServer>;
   /** Starts a slow toolbox (calls take `delay` seconds). */
@@ -131,6 +157,16 @@ export const test = base.extend<Fixtures>({
       return toolbox;
     });
     for (const toolbox of started) await toolbox.stop();
+  },
+  startFakeOpenAi: async ({}, use) => {
+    const started: FakeOpenAi[] = [];
+    await use(async (pieceDelay) => {
+      const api = new FakeOpenAi(await freePort(), pieceDelay);
+      await api.start();
+      started.push(api);
+      return api;
+    });
+    for (const api of started) await api.stop();
   },
   consoleErrors: async ({ page }, use) => {
     const errors: string[] = [];

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Builds in release and runs every benchmark scenario of BENCHMARKS.md on this machine
+# (a few minutes), printing the results table and writing it to target/bench/.
+#
+# The server runs as operators run it (release binary, embedded toolbox reached over
+# real HTTP, local planner), with the per-connection rate limit off (RATE_LIMIT_PER_SEC=0)
+# and room for 10,000+ connections. The load generator runs on the same machine.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+step "Release build (server, toolbox, loadgen)"
+cargo build --release -p server -p toolbox -p bench
+out="target/bench"
+mkdir -p "$out"
+results="$out/results.jsonl"
+: > "$results"
+# 10,000 idle connections need as many descriptors on each side.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_http() {
+  for _ in $(seq 200); do curl -fs "$1" >/dev/null 2>&1 && return 0; sleep 0.05; done
+  echo "$1 never answered" >&2; return 1
+}
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+server_port=$(free_port)
+HOST=127.0.0.1 PORT=$server_port LOG_LEVEL=warn RATE_LIMIT_PER_SEC=0 MAX_CONNECTIONS=20000 \
+  MAX_QUEUED_TURNS=8 LEPTOS_SITE_ROOT=target/site ./target/release/server &
+server_pid=$!; pids+=("$server_pid")
+toolbox_port=$(free_port)
+HOST=127.0.0.1 PORT=$toolbox_port LOG_LEVEL=warn ./target/release/toolbox &
+pids+=("$!")
+echo_port=$(free_port)
+./target/release/loadgen echo-server --listen "127.0.0.1:$echo_port" 2>/dev/null &
+pids+=("$!")
+wait_http "http://127.0.0.1:$server_port/readyz"
+wait_http "http://127.0.0.1:$toolbox_port/health"
+sleep 0.3
+
+ws="ws://127.0.0.1:$server_port/ws"
+run() {
+  local label="$1"; shift
+  printf '%-34s' "$label" >&2
+  local line
+  line=$(./target/release/loadgen "$@")
+  echo "$line" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(f" {r.get(\"per_sec\",0):>8.0f}/s  p50 {r.get(\"p50_us\",0)/1000:.2f} ms  p99 {r.get(\"p99_us\",0)/1000:.2f} ms  errors {r.get(\"errors\")}", file=sys.stderr)'
+  python3 -c 'import json,sys; r=json.loads(sys.argv[2]); r["label"]=sys.argv[1]; print(json.dumps(r))' "$label" "$line" >> "$results"
+}
+
+step "Scenarios"
+run "warm-up"                          turns --url "$ws" --clients 20 --turns 100
+run "echo round trip (baseline)"       echo --url "ws://127.0.0.1:$echo_port/ws" --round-trips 20000
+run "1 client, sequential turns"       turns --url "$ws" --clients 1 --turns 5000 --server-pid "$server_pid"
+run "50 clients"                       turns --url "$ws" --clients 50 --turns 400 --server-pid "$server_pid"
+run "50 clients, chained (2 tools)"    turns --url "$ws" --clients 50 --turns 200 --chained
+run "200 clients"                      turns --url "$ws" --clients 200 --turns 100 --server-pid "$server_pid"
+run "1,000 active clients"             turns --url "$ws" --clients 1000 --turns 20 --server-pid "$server_pid"
+run "REST, 50 clients"                 rest --url "http://127.0.0.1:$server_port" --clients 50 --requests 200
+run "toolbox tools/call, 1 client"     mcp --url "http://127.0.0.1:$toolbox_port/mcp" --clients 1 --calls 10000
+run "toolbox tools/call, 50 clients"   mcp --url "http://127.0.0.1:$toolbox_port/mcp" --clients 50 --calls 600
+run "10,000 idle connections"          idle --url "$ws" --connections 10000 --server-pid "$server_pid"
+
+step "Results"
+python3 scripts/bench_report.py "$results" | tee "$out/results.md"
