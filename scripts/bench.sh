@@ -47,8 +47,7 @@ run() {
   printf '%-34s' "$label" >&2
   local line
   line=$(./target/release/loadgen "$@")
-  echo "$line" | python3 -c 'import json,sys; r=json.load(sys.stdin); print(f" {r.get(\"per_sec\",0):>8.0f}/s  p50 {r.get(\"p50_us\",0)/1000:.2f} ms  p99 {r.get(\"p99_us\",0)/1000:.2f} ms  errors {r.get(\"errors\")}", file=sys.stderr)'
-  python3 -c 'import json,sys; r=json.loads(sys.argv[2]); r["label"]=sys.argv[1]; print(json.dumps(r))' "$label" "$line" >> "$results"
+  python3 scripts/bench_report.py --record "$label" "$line" >> "$results"
 }
 
 step "Scenarios"

@@ -4,6 +4,15 @@ with each target checked against the measured numbers."""
 import json
 import sys
 
+if sys.argv[1] == "--record":
+    # One run: label the loadgen's JSON line, show a summary, print the line to keep.
+    result = json.loads(sys.argv[3])
+    result["label"] = sys.argv[2]
+    print(f" {result.get('per_sec', 0):>8.0f}/s  p50 {result.get('p50_us', 0) / 1000:.2f} ms  "
+          f"p99 {result.get('p99_us', 0) / 1000:.2f} ms  errors {result.get('errors')}", file=sys.stderr)
+    print(json.dumps(result))
+    sys.exit(0)
+
 rows = {}
 with open(sys.argv[1]) as lines:
     for line in lines:

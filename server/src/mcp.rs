@@ -10,8 +10,7 @@ use std::{
 use protocol::Args;
 use rmcp::{
     model::{
-        CallToolRequestParams, ClientCapabilities, ClientConfig, ClientRequest, Implementation,
-        PingRequest, ProtocolVersion,
+        CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation, ProtocolVersion,
     },
     service::{ClientLifecycleMode, ClientServiceExt, RoleClient, RunningService, ServiceError},
     transport::{
@@ -144,15 +143,15 @@ impl McpClient {
         }
     }
 
-    /// Checks that the toolbox answers now, with an MCP `ping` on the shared
-    /// connection (connecting first if needed); a failed ping drops the connection.
-    /// Returns how many tools the toolbox offers.
+    /// Checks that the toolbox answers now, with a `tools/list` on the shared
+    /// connection (connecting first if needed; `ping` is gone from the 2026-07-28
+    /// revision); a failure drops the connection. Returns how many tools it offers.
     pub async fn probe(&self, timeout: Duration) -> Result<usize, McpError> {
         let connection = self.connection().await?;
-        let ping = ClientRequest::PingRequest(PingRequest::default());
-        match tokio::time::timeout(timeout, connection.service.send_request(ping)).await {
+        match tokio::time::timeout(timeout, connection.service.list_tools(None)).await {
+            Ok(Ok(listed)) => Ok(listed.tools.len()),
             // An MCP-level error still means the toolbox is there and answering.
-            Ok(Ok(_) | Err(ServiceError::McpError(_))) => Ok(connection.tools.len()),
+            Ok(Err(ServiceError::McpError(_))) => Ok(connection.tools.len()),
             Ok(Err(error)) => {
                 self.discard(&connection);
                 Err(McpError::Unavailable(error.to_string()))
@@ -188,7 +187,10 @@ impl McpClient {
                 "reconnection backoff in progress".into(),
             ));
         }
-        match tokio::time::timeout(self.inner.settings.connect_timeout, self.connect()).await {
+        // Boxed: connecting is rare and its future is large; inline, it would sit in
+        // every future that may connect (each idle WebSocket session among them).
+        let connect = Box::pin(self.connect());
+        match tokio::time::timeout(self.inner.settings.connect_timeout, connect).await {
             Ok(Ok(connection)) => {
                 let connection = Arc::new(connection);
                 *self.write_current() = Some(connection.clone());

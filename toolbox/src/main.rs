@@ -37,6 +37,11 @@ struct Cli {
     healthcheck: bool,
 }
 
+/// mimalloc: the agent and the toolbox allocate many small, short-lived objects per
+/// request, which it serves markedly faster than the system allocator (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();

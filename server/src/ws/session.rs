@@ -297,7 +297,15 @@ impl Session {
                 session: &self,
                 turn_id: &turn_id,
             };
-            let turn = agent.run_turn(&turn_id, &queued.content, &history, &mut sink, &cancel);
+            // Boxed, so an idle session's task stays small: the turn's state machine
+            // is allocated only while a turn runs.
+            let turn = Box::pin(agent.run_turn(
+                &turn_id,
+                &queued.content,
+                &history,
+                &mut sink,
+                &cancel,
+            ));
             let outcome = AssertUnwindSafe(turn).catch_unwind().await;
             self.running().take();
             match outcome {
