@@ -57,6 +57,8 @@ run "1 client, sequential turns"       turns --url "$ws" --clients 1 --turns 500
 run "50 clients"                       turns --url "$ws" --clients 50 --turns 400 --server-pid "$server_pid"
 run "50 clients, chained (2 tools)"    turns --url "$ws" --clients 50 --turns 200 --chained
 run "200 clients"                      turns --url "$ws" --clients 200 --turns 100 --server-pid "$server_pid"
+run "200 clients, 5 turns/s each"      turns --url "$ws" --clients 200 --turns 50 --rate 5
+run "200 clients, 10 turns/s each"     turns --url "$ws" --clients 200 --turns 100 --rate 10
 run "1,000 active clients"             turns --url "$ws" --clients 1000 --turns 20 --server-pid "$server_pid"
 run "REST, 50 clients"                 rest --url "http://127.0.0.1:$server_port" --clients 50 --requests 200
 run "toolbox tools/call, 1 client"     mcp --url "http://127.0.0.1:$toolbox_port/mcp" --clients 1 --calls 10000

@@ -43,7 +43,7 @@ for label, r in rows.items():
 echo = rows.get("echo round trip (baseline)", {})
 single = rows.get("1 client, sequential turns", {})
 fifty = rows.get("50 clients", {})
-two_hundred = rows.get("200 clients", {})
+two_hundred = rows.get("200 clients, 10 turns/s each", {})
 thousand = rows.get("1,000 active clients", {})
 idle = rows.get("10,000 idle connections", {})
 toolbox = rows.get("toolbox tools/call, 50 clients", {})
@@ -51,7 +51,8 @@ ratio = single.get("p50_us", 0) / max(echo.get("p50_us", 1), 1)
 
 targets = [
     ("≥ 2,000 turns/s at 50 clients", f"{fifty.get('per_sec', 0):.0f} turns/s", fifty.get("per_sec", 0) >= 2000),
-    ("p99 ≤ 10 ms at 200 clients", f"{ms(two_hundred.get('p99_us', 0))} ms", two_hundred.get("p99_us", 1e9) <= 10_000),
+    ("p99 ≤ 10 ms at 200 clients (each sending 10 turns/s: 2,000 turns/s offered)",
+     f"{ms(two_hundred.get('p99_us', 0))} ms", two_hundred.get("p99_us", 1e9) <= 10_000),
     ("1,000 active clients, zero errors", f"{thousand.get('errors')} errors, {thousand.get('completed')} turns",
      thousand.get("errors") == 0 and thousand.get("completed", 0) > 0),
     ("one turn ≤ 3× the echo round trip (p50)",

@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use futures::{StreamExt, stream::FuturesUnordered};
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::stats::{Latencies, report};
 
@@ -12,7 +13,7 @@ pub struct Options {
     /// The toolbox's MCP endpoint.
     #[arg(long, default_value = "http://127.0.0.1:8000/mcp")]
     url: String,
-    /// Concurrent clients, each with its own HTTP connection.
+    /// Concurrent clients, each with its own keep-alive HTTP connection.
     #[arg(long, default_value_t = 50)]
     clients: usize,
     /// Calls each client makes, one after another.
@@ -35,40 +36,104 @@ fn body(id: usize, a: usize, b: usize) -> String {
     .to_string()
 }
 
+/// One keep-alive HTTP/1.1 connection, written and read by hand: the client side of
+/// this scenario should cost as little as possible, like wrk's.
+struct Connection {
+    stream: tokio::net::TcpStream,
+    host: String,
+    path: String,
+    buffer: Vec<u8>,
+}
+
+impl Connection {
+    async fn open(url: &str) -> anyhow::Result<Self> {
+        let rest = url
+            .strip_prefix("http://")
+            .ok_or_else(|| anyhow::anyhow!("only http:// URLs"))?;
+        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let stream = tokio::net::TcpStream::connect(host).await?;
+        stream.set_nodelay(true)?;
+        Ok(Self {
+            stream,
+            host: host.to_owned(),
+            path: format!("/{path}"),
+            buffer: Vec::with_capacity(4096),
+        })
+    }
+
+    /// Sends one `tools/call` and returns the response body.
+    async fn call(&mut self, body: &str) -> anyhow::Result<String> {
+        let request = format!(
+            "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
+             Accept: application/json, text/event-stream\r\nMcp-Protocol-Version: 2026-07-28\r\n\
+             Mcp-Method: tools/call\r\nMcp-Name: add\r\nContent-Length: {}\r\n\r\n{}",
+            self.path,
+            self.host,
+            body.len(),
+            body
+        );
+        self.stream.write_all(request.as_bytes()).await?;
+        self.buffer.clear();
+        loop {
+            if let Some(end) = find(&self.buffer, b"\r\n\r\n") {
+                let head = std::str::from_utf8(&self.buffer[..end])?;
+                if !head.starts_with("HTTP/1.1 200") {
+                    anyhow::bail!("{}", head.lines().next().unwrap_or_default());
+                }
+                let length: usize = head
+                    .lines()
+                    .find_map(|line| {
+                        let (name, value) = line.split_once(':')?;
+                        name.eq_ignore_ascii_case("content-length")
+                            .then(|| value.trim().parse().ok())?
+                    })
+                    .ok_or_else(|| anyhow::anyhow!("no content-length"))?;
+                let total = end + 4 + length;
+                while self.buffer.len() < total {
+                    self.read_more().await?;
+                }
+                return Ok(String::from_utf8_lossy(&self.buffer[end + 4..total]).into_owned());
+            }
+            self.read_more().await?;
+        }
+    }
+
+    async fn read_more(&mut self) -> anyhow::Result<()> {
+        let mut chunk = [0u8; 4096];
+        let read = self.stream.read(&mut chunk).await?;
+        if read == 0 {
+            anyhow::bail!("connection closed");
+        }
+        self.buffer.extend_from_slice(&chunk[..read]);
+        Ok(())
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
 pub async fn run(options: Options) -> anyhow::Result<Value> {
     let started = Instant::now();
     let mut tasks: FuturesUnordered<_> = (0..options.clients)
         .map(|client| {
             let (url, calls) = (options.url.clone(), options.calls);
             tokio::spawn(async move {
-                // One client per task: its own keep-alive connection.
-                let http = reqwest::Client::builder().tcp_nodelay(true).build()?;
+                let mut connection = Connection::open(&url).await?;
                 let mut latencies = Latencies::default();
                 let mut errors = 0usize;
                 for call in 0..calls {
                     let began = Instant::now();
-                    let response = http
-                        .post(&url)
-                        .header("content-type", "application/json")
-                        .header("accept", "application/json, text/event-stream")
-                        .header("mcp-protocol-version", "2026-07-28")
-                        .header("mcp-method", "tools/call")
-                        .header("mcp-name", "add")
-                        .body(body(call, client, call))
-                        .send()
-                        .await;
                     let expected = format!("\"text\":\"{}\"", client + call);
-                    let ok = match response {
-                        Ok(response) if response.status().is_success() => response
-                            .text()
-                            .await
-                            .is_ok_and(|text| text.contains(&expected)),
-                        _ => false,
-                    };
-                    if ok {
-                        latencies.push(began.elapsed());
-                    } else {
-                        errors += 1;
+                    match connection.call(&body(call, client, call)).await {
+                        Ok(response) if response.contains(&expected) => {
+                            latencies.push(began.elapsed());
+                        }
+                        Ok(_) => errors += 1,
+                        Err(_) => {
+                            errors += 1;
+                            connection = Connection::open(&url).await?;
+                        }
                     }
                 }
                 anyhow::Ok((latencies, errors))

@@ -29,6 +29,11 @@ pub struct Options {
     /// Chained requests (two tool calls per turn) instead of single ones.
     #[arg(long)]
     chained: bool,
+    /// Turns per second each client sends, on a fixed schedule (open loop), instead of
+    /// one after another as fast as possible. Latency then counts from the scheduled
+    /// time, so a server that falls behind cannot hide it.
+    #[arg(long)]
+    rate: Option<f64>,
     /// The server's process id, to report its memory.
     #[arg(long)]
     server_pid: Option<u32>,
@@ -135,11 +140,22 @@ pub async fn run(options: Options) -> anyhow::Result<Value> {
         .enumerate()
         .map(|(client, mut socket)| {
             let (turns, chained, url) = (options.turns, options.chained, options.url.clone());
+            let interval = options.rate.map(|rate| Duration::from_secs_f64(1.0 / rate));
+            // Paced clients start spread over one interval, not all at once.
+            let phase = interval.map(|i| i.mul_f64(client as f64 / options.clients as f64));
             tokio::spawn(async move {
                 let mut latencies = Latencies::default();
                 let mut errors = 0usize;
+                let schedule = Instant::now() + phase.unwrap_or_default();
                 for index in 0..turns {
-                    let began = Instant::now();
+                    let began = match interval {
+                        Some(interval) => {
+                            let due = schedule + interval * index as u32;
+                            tokio::time::sleep_until(due.into()).await;
+                            due
+                        }
+                        None => Instant::now(),
+                    };
                     match turn(&mut socket, client, index, chained).await {
                         Ok(()) => latencies.push(began.elapsed()),
                         Err(error) => {
@@ -184,6 +200,7 @@ pub async fn run(options: Options) -> anyhow::Result<Value> {
         json!({
             "clients": options.clients,
             "turns_per_client": options.turns,
+            "rate_per_client": options.rate,
             "server_rss_before_kib": rss_before,
             "server_rss_after_kib": rss_after,
         }),
