@@ -276,3 +276,31 @@ test("a streamed answer renders token by token without moving what is above", as
   expect(await offset('[data-kind="tool_call"]')).toBe(cardTop);
   expect(await offset('[data-kind="response"]')).toBe(answerTop);
 });
+
+test("follows new answers, unless the reader scrolled up", async ({ page, startServer }) => {
+  const server = await startServer();
+  await page.setViewportSize({ width: 900, height: 560 });
+  await page.goto(server.url);
+  await connected(page);
+  for (let i = 1; i <= 6; i++) {
+    await ask(page, `Suma ${i} y ${i}`);
+    await expect(lastTurn(page).locator('[data-kind="complete"]')).toBeVisible();
+  }
+  const transcript = page.locator(".transcript");
+  const gap = () => transcript.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight);
+  await expect.poll(gap).toBeLessThan(4);
+
+  // Scrolled up to read: new content does not pull the view down.
+  await transcript.hover();
+  await page.mouse.wheel(0, -2000);
+  await expect.poll(() => transcript.evaluate((el) => el.scrollTop)).toBe(0);
+  const jump = page.getByRole("button", { name: /Jump to the latest/ });
+  await expect(jump).toBeVisible();
+  await ask(page, "Suma 7 y 7");
+  await expect(lastTurn(page).locator('[data-kind="complete"]')).toBeAttached();
+  expect(await transcript.evaluate((el) => el.scrollTop)).toBe(0);
+
+  await jump.click();
+  await expect.poll(gap).toBeLessThan(4);
+  await expect(jump).toBeHidden();
+});
