@@ -299,13 +299,8 @@ impl Session {
             };
             // Boxed, so an idle session's task stays small: the turn's state machine
             // is allocated only while a turn runs.
-            let turn = Box::pin(agent.run_turn(
-                &turn_id,
-                &queued.content,
-                &history,
-                &mut sink,
-                &cancel,
-            ));
+            let turn =
+                Box::pin(agent.run_turn(&turn_id, &queued.content, &history, &mut sink, &cancel));
             let outcome = AssertUnwindSafe(turn).catch_unwind().await;
             self.running().take();
             match outcome {
