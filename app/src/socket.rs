@@ -288,7 +288,7 @@ impl Socket {
     }
 
     fn ready(self, session_id: &str, llm: &LlmDescriptor, tools: &[ToolDescriptor]) {
-        self.state.llm.set(Some(llm.label.clone()));
+        self.state.llm.set(Some(llm.clone()));
         self.state.tools.set(tools.to_vec());
         let stored = self
             .state

@@ -22,7 +22,7 @@ test("a message streams through the agent and the toolbox", async ({ page, start
   await expect(card.locator(".tool-args")).toHaveText('{"a":10,"b":5}');
   await expect(card.locator('[data-kind="tool_result"]')).toHaveText("→ 15");
   await expect(turn.locator('[data-kind="response"]')).toHaveText("La suma de 10 y 5 es 15.");
-  await expect(turn.locator('[data-kind="complete"]')).toContainText("Completed in 5 steps");
+  await expect(turn.locator('[data-kind="complete"]')).toHaveText(/^✓ Completed in \d+(\.\d)? m?s · 5 events$/);
   await expect(page.locator("#message")).toHaveValue("");
   // Screen readers hear the answer.
   await expect(page.locator('[aria-live="polite"]')).toHaveText("La suma de 10 y 5 es 15.");
@@ -37,7 +37,7 @@ test("a chained calculation shows both tool calls with durations", async ({ page
   await ask(page, "(10 + 5) * 3");
   const turn = lastTurn(page);
   const cards = turn.locator('[data-kind="tool_call"]');
-  await expect(turn.locator('[data-kind="complete"]')).toContainText("7 steps");
+  await expect(turn.locator('[data-kind="complete"]')).toContainText("7 events");
   await expect(cards).toHaveCount(2);
   await expect(cards.nth(0).locator(".tool-args")).toHaveText('{"a":10,"b":5}');
   await expect(cards.nth(1).locator(".tool-args")).toHaveText('{"a":15,"b":3}');
@@ -118,7 +118,7 @@ test("resuming mid-turn loses and doubles nothing", async ({ page, startServer, 
   await page.getByRole("button", { name: "Connect", exact: true }).click();
   await connected(page);
 
-  await expect(turn.locator('[data-kind="complete"]')).toContainText("7 steps");
+  await expect(turn.locator('[data-kind="complete"]')).toContainText("7 events");
   await expect(turn.locator('[data-kind="start"]')).toHaveCount(1);
   await expect(turn.locator('[data-kind="step"]')).toHaveCount(1);
   await expect(turn.locator('[data-kind="tool_call"]')).toHaveCount(2);
@@ -131,7 +131,7 @@ test("resuming mid-turn loses and doubles nothing", async ({ page, startServer, 
   await page.reload();
   await connected(page);
   const resumed = lastTurn(page);
-  await expect(resumed.locator('[data-kind="complete"]')).toContainText("5 steps");
+  await expect(resumed.locator('[data-kind="complete"]')).toContainText("5 events");
   await expect(resumed.locator('[data-kind="tool_call"]')).toHaveCount(1);
   await expect(resumed.locator('[data-kind="response"]')).toHaveText("La suma de 100 y 50 es 150.");
   await snapshot(page, "resumed");
@@ -194,9 +194,10 @@ test("works on a 360 px phone, in Spanish", async ({ browser, startServer }) => 
   await page.goto(server.url);
   await expect(page.locator("html")).toHaveAttribute("lang", "es");
   await expect(page.locator(".status")).toHaveText("Conectado");
+  await expect(page.locator(".llm-label")).toHaveText("Planificador local");
   await page.getByLabel("Mensaje").fill("Multiplica 6 por 7");
   await page.getByRole("button", { name: "Enviar" }).click();
-  await expect(lastTurn(page).locator('[data-kind="complete"]')).toContainText("Completado en 5 pasos");
+  await expect(lastTurn(page).locator('[data-kind="complete"]')).toContainText("5 eventos");
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   expect(overflow).toBeLessThanOrEqual(0);
   await expect(page.locator("#message")).toBeInViewport();

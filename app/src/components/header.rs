@@ -2,8 +2,10 @@
 
 use leptos::prelude::*;
 
+use protocol::LlmDescriptor;
+
 use crate::{
-    i18n::{Text, t},
+    i18n::{Lang, Text, t},
     pages::chat::{Actions, Status},
 };
 
@@ -25,7 +27,7 @@ pub fn Header() -> impl IntoView {
             </p>
             <p class="llm">
                 {t(lang, Text::Llm)} ": "
-                <span class="llm-label">{move || state.llm.get().unwrap_or_else(|| "—".into())}</span>
+                <span class="llm-label">{move || llm_label(lang, state.llm.get().as_ref())}</span>
             </p>
             <div class="connection-buttons">
                 <button
@@ -47,5 +49,15 @@ pub fn Header() -> impl IntoView {
                 </button>
             </div>
         </header>
+    }
+}
+
+/// The active LLM's name in the UI's language: the server names the local planner in
+/// English, every other model by its own label.
+fn llm_label(lang: Lang, llm: Option<&LlmDescriptor>) -> String {
+    match llm {
+        None => "—".into(),
+        Some(llm) if llm.provider == "local" => t(lang, Text::LocalPlanner).into(),
+        Some(llm) => llm.label.clone(),
     }
 }

@@ -90,11 +90,13 @@ fn footer(lang: Lang, turn: Option<&Turn>) -> Option<AnyView> {
     let turn = turn?;
     let view = match turn.status {
         TurnStatus::Done => {
+            // `complete{steps}` counts the turn's events on the wire, not the rows of
+            // the timeline above: named events here, so the two numbers never clash.
             let events = turn.event_count.unwrap_or_default();
             let took = turn.elapsed_ms(0).map(format_duration).unwrap_or_default();
             let text = match lang {
-                Lang::En => format!("✓ Completed in {events} steps · {took}"),
-                Lang::Es => format!("✓ Completado en {events} pasos · {took}"),
+                Lang::En => format!("✓ Completed in {took} · {events} events"),
+                Lang::Es => format!("✓ Completado en {took} · {events} eventos"),
             };
             view! { <p class="turn-meta" data-kind="complete">{text}</p> }.into_any()
         }

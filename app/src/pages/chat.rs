@@ -1,7 +1,7 @@
 //! The chat page: header, tools, transcript and composer, wired to the WebSocket.
 
 use leptos::prelude::*;
-use protocol::ToolDescriptor;
+use protocol::{LlmDescriptor, ToolDescriptor};
 
 use crate::{
     chat::Conversation,
@@ -51,8 +51,8 @@ pub struct ChatState {
     pub lang: Lang,
     pub conversation: RwSignal<Conversation>,
     pub status: RwSignal<Status>,
-    /// The active LLM's label, from `ready`.
-    pub llm: RwSignal<Option<String>>,
+    /// The active LLM, from `ready`.
+    pub llm: RwSignal<Option<LlmDescriptor>>,
     /// The toolbox's tools, from `ready`.
     pub tools: RwSignal<Vec<ToolDescriptor>>,
     /// The latest finished answer, for the screen-reader live region.
