@@ -17,7 +17,7 @@ pub enum LogFormat {
 pub fn init(level: &str, format: LogFormat) -> anyhow::Result<()> {
     let filter = match std::env::var("RUST_LOG") {
         Ok(directives) if !directives.is_empty() => EnvFilter::try_new(directives)?,
-        _ => EnvFilter::try_new(level.to_ascii_lowercase())
+        _ => EnvFilter::try_new(directives(level))
             .map_err(|err| anyhow::anyhow!("invalid LOG_LEVEL {level:?}: {err}"))?,
     };
     let registry = tracing_subscriber::registry().with(filter);
@@ -33,4 +33,30 @@ pub fn init(level: &str, format: LogFormat) -> anyhow::Result<()> {
         LogFormat::Pretty => registry.with(fmt::layer().compact()).try_init()?,
     }
     Ok(())
+}
+
+/// The filter for a `LOG_LEVEL`. A bare `info` keeps rmcp at `warn`: with stateless
+/// MCP it logs three lines per tool call (a service set up and torn down per request),
+/// which would drown the lines that matter. `debug`, `trace` and full directives are
+/// taken as given.
+fn directives(level: &str) -> String {
+    let level = level.trim().to_ascii_lowercase();
+    if level == "info" {
+        "info,rmcp=warn".into()
+    } else {
+        level
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::directives;
+
+    #[test]
+    fn a_bare_info_level_quiets_rmcp_and_everything_else_is_taken_as_given() {
+        assert_eq!(directives("INFO"), "info,rmcp=warn");
+        assert_eq!(directives("debug"), "debug");
+        assert_eq!(directives("warn"), "warn");
+        assert_eq!(directives("info,rmcp=info"), "info,rmcp=info");
+    }
 }
