@@ -15,7 +15,7 @@ use crate::{
         FakeBedrock, Recorded, Reply, block_stop, converse, message_start, message_stop,
         service_error, text_answer, text_delta, tool_input, tool_start, tool_use,
     },
-    helpers::{TestApp, args_json, spawn_app_with},
+    helpers::{TestApp, args_json, assert_error, kinds, spawn_app_with},
 };
 
 const MODEL: &str = "us.anthropic.claude-3-5-haiku-20241022-v1:0";
@@ -40,10 +40,6 @@ async fn bedrock_app(fake: &FakeBedrock, configure: impl FnOnce(&mut LlmSettings
         configure(llm);
     })
     .await
-}
-
-fn kinds(events: &[ServerEvent]) -> Vec<&'static str> {
-    events.iter().map(ServerEvent::kind).collect()
 }
 
 fn deltas(events: &[ServerEvent]) -> Vec<&str> {
@@ -83,19 +79,6 @@ fn assert_step_consults_bedrock(event: &ServerEvent) {
             message,
         } => assert_eq!(message, &format!("Consultando a Bedrock ({MODEL})...")),
         other => panic!("expected the llm step, got {other:?}"),
-    }
-}
-
-fn assert_error(event: &ServerEvent, code: ErrorCode, needle: &str) -> String {
-    match event {
-        ServerEvent::Error {
-            message,
-            code: Some(c),
-        } if *c == code => {
-            assert!(message.contains(needle), "{message:?} lacks {needle:?}");
-            message.clone()
-        }
-        other => panic!("expected an error with code {code:?}, got {other:?}"),
     }
 }
 

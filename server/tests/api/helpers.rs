@@ -3,7 +3,7 @@
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use futures::{SinkExt, StreamExt};
-use protocol::{ServerEvent, ServerFrame};
+use protocol::{ErrorCode, ServerEvent, ServerFrame};
 use server::{Application, Settings, llm::Llm};
 use tokio::net::TcpStream;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, tungstenite::Message};
@@ -189,5 +189,25 @@ pub fn args_json(event: &ServerEvent) -> String {
     match event {
         ServerEvent::ToolCall { args, .. } => serde_json::to_string(args).unwrap(),
         other => panic!("not a tool_call: {other:?}"),
+    }
+}
+
+/// The events' `type`s, in order.
+pub fn kinds(events: &[ServerEvent]) -> Vec<&'static str> {
+    events.iter().map(ServerEvent::kind).collect()
+}
+
+/// Asserts `event` is an `error` with `code` whose message contains `needle`; returns
+/// the message.
+pub fn assert_error(event: &ServerEvent, code: ErrorCode, needle: &str) -> String {
+    match event {
+        ServerEvent::Error {
+            message,
+            code: Some(c),
+        } if *c == code => {
+            assert!(message.contains(needle), "{message:?} lacks {needle:?}");
+            message.clone()
+        }
+        other => panic!("expected an error with code {code:?}, got {other:?}"),
     }
 }

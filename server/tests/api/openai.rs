@@ -14,7 +14,7 @@ use crate::{
         FakeOpenAi, Recorded, Reply, call_arguments, call_start, content, done, error_status,
         finish, text_answer, tool_call,
     },
-    helpers::{TestApp, args_json, spawn_app_with},
+    helpers::{TestApp, args_json, assert_error, kinds, spawn_app_with},
 };
 
 const MODEL: &str = "llama3.1:8b";
@@ -31,10 +31,6 @@ async fn openai_app(fake: &FakeOpenAi, configure: impl FnOnce(&mut LlmSettings))
     .await
 }
 
-fn kinds(events: &[ServerEvent]) -> Vec<&'static str> {
-    events.iter().map(ServerEvent::kind).collect()
-}
-
 fn messages(request: &Recorded) -> &Vec<Value> {
     request.body["messages"].as_array().expect("messages")
 }
@@ -44,19 +40,6 @@ fn roles(request: &Recorded) -> Vec<&str> {
         .iter()
         .map(|m| m["role"].as_str().unwrap())
         .collect()
-}
-
-fn assert_error(event: &ServerEvent, code: ErrorCode, needle: &str) -> String {
-    match event {
-        ServerEvent::Error {
-            message,
-            code: Some(c),
-        } if *c == code => {
-            assert!(message.contains(needle), "{message:?} lacks {needle:?}");
-            message.clone()
-        }
-        other => panic!("expected an error with code {code:?}, got {other:?}"),
-    }
 }
 
 #[tokio::test]

@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::{
 
 use crate::{
     fixtures::{SlowCalculator, ToolboxProcess},
-    helpers::{EVENT_TIMEOUT, WsClient},
+    helpers::{EVENT_TIMEOUT, WsClient, kinds},
 };
 
 const BINARY: &str = env!("CARGO_BIN_EXE_server");
@@ -143,7 +143,7 @@ async fn sigterm_lets_the_turn_in_flight_finish_then_closes_with_1001() {
 
     server.sigterm(); // the tool call is still running
     let rest = client.collect_turn().await;
-    let kinds: Vec<_> = rest.iter().map(ServerEvent::kind).collect();
+    let kinds = kinds(&rest);
     assert_eq!(kinds, ["tool_result", "response", "complete"]);
     let close = tokio::time::timeout(EVENT_TIMEOUT, client.socket.next())
         .await

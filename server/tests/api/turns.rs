@@ -2,12 +2,12 @@
 
 use protocol::{Node, ServerEvent};
 
-use crate::helpers::{args_json, spawn_app};
+use crate::helpers::{args_json, kinds, spawn_app};
 
 /// Asserts a single-tool turn: start, step(llm), tool_call, tool_result, response,
 /// complete{5}; returns the response text.
 fn assert_single_tool_turn(events: &[ServerEvent], tool: &str, args: &str, result: &str) -> String {
-    let kinds: Vec<_> = events.iter().map(ServerEvent::kind).collect();
+    let kinds = kinds(events);
     assert_eq!(
         kinds,
         [
@@ -139,7 +139,7 @@ async fn chained_requests_run_two_tool_calls_in_two_iterations() {
     let mut client = app.connect().await;
     for input in ["(10 + 5) * 3", "suma 10 y 5 y multiplica por 3"] {
         let events = client.turn(input).await;
-        let kinds: Vec<_> = events.iter().map(ServerEvent::kind).collect();
+        let kinds = kinds(&events);
         assert_eq!(
             kinds,
             [
@@ -178,7 +178,7 @@ async fn requests_it_cannot_plan_get_a_polite_answer_without_tools() {
         ("suma 5", "dos números"),
     ] {
         let events = client.turn(input).await;
-        let kinds: Vec<_> = events.iter().map(ServerEvent::kind).collect();
+        let kinds = kinds(&events);
         assert_eq!(kinds, ["start", "step", "response", "complete"], "{input}");
         assert!(
             matches!(&events[2], ServerEvent::Response { content } if content.contains(needle)),
@@ -194,7 +194,7 @@ async fn a_tool_error_is_shown_and_explained() {
     let app = spawn_app().await;
     let mut client = app.connect().await;
     let events = client.turn("Divide 1 entre 0").await;
-    let kinds: Vec<_> = events.iter().map(ServerEvent::kind).collect();
+    let kinds = kinds(&events);
     assert_eq!(
         kinds,
         [

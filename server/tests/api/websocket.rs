@@ -6,7 +6,7 @@ use futures::{SinkExt, StreamExt};
 use protocol::{ErrorCode, ServerEvent};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::helpers::{EVENT_TIMEOUT, spawn_app};
+use crate::helpers::{EVENT_TIMEOUT, kinds, spawn_app};
 
 #[tokio::test]
 async fn ready_announces_the_llm_and_the_tools() {
@@ -149,7 +149,7 @@ async fn messages_sent_during_a_turn_queue_and_never_interleave() {
     }
     for i in 0..4 {
         let events = client.collect_turn().await;
-        let kinds: Vec<_> = events.iter().map(ServerEvent::kind).collect();
+        let kinds = kinds(&events);
         assert_eq!(
             kinds,
             [
