@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use futures::{StreamExt, stream::FuturesUnordered};
+use futures::stream::FuturesUnordered;
 use serde_json::{Value, json};
 
 use crate::stats::{Latencies, report};
@@ -21,7 +21,7 @@ pub struct Options {
 
 pub async fn run(options: Options) -> anyhow::Result<Value> {
     let started = Instant::now();
-    let mut tasks: FuturesUnordered<_> = (0..options.clients)
+    let tasks: FuturesUnordered<_> = (0..options.clients)
         .map(|client| {
             let (url, requests) = (format!("{}/api/chat", options.url), options.requests);
             tokio::spawn(async move {
@@ -51,13 +51,7 @@ pub async fn run(options: Options) -> anyhow::Result<Value> {
             })
         })
         .collect();
-    let mut latencies = Latencies::default();
-    let mut errors = 0;
-    while let Some(joined) = tasks.next().await {
-        let (client_latencies, client_errors) = joined??;
-        latencies.extend(client_latencies);
-        errors += client_errors;
-    }
+    let (latencies, errors) = Latencies::gather(tasks).await?;
     let elapsed = started.elapsed();
     let completed = latencies.len();
     Ok(report(

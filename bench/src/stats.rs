@@ -2,13 +2,29 @@
 
 use std::time::Duration;
 
+use futures::{StreamExt, stream::FuturesUnordered};
 use serde_json::{Map, Value, json};
+use tokio::task::JoinHandle;
 
 /// Latencies of every completed operation of a run.
 #[derive(Debug, Default)]
 pub struct Latencies(Vec<Duration>);
 
 impl Latencies {
+    /// Waits for every client task and merges their latencies and error counts.
+    pub async fn gather(
+        mut clients: FuturesUnordered<JoinHandle<anyhow::Result<(Latencies, usize)>>>,
+    ) -> anyhow::Result<(Latencies, usize)> {
+        let mut latencies = Latencies::default();
+        let mut errors = 0;
+        while let Some(joined) = clients.next().await {
+            let (client_latencies, client_errors) = joined??;
+            latencies.extend(client_latencies);
+            errors += client_errors;
+        }
+        Ok((latencies, errors))
+    }
+
     pub fn push(&mut self, latency: Duration) {
         self.0.push(latency);
     }

@@ -135,7 +135,7 @@ pub async fn run(options: Options) -> anyhow::Result<Value> {
         sockets.push(connect(&options.url).await?);
     }
     let started = Instant::now();
-    let mut tasks: FuturesUnordered<_> = sockets
+    let tasks: FuturesUnordered<_> = sockets
         .into_iter()
         .enumerate()
         .map(|(client, mut socket)| {
@@ -167,23 +167,17 @@ pub async fn run(options: Options) -> anyhow::Result<Value> {
                             match tokio::time::timeout(Duration::from_secs(5), connect(&url)).await
                             {
                                 Ok(Ok(fresh)) => socket = fresh,
-                                _ => return (latencies, errors + (turns - index - 1)),
+                                _ => return Ok((latencies, errors + (turns - index - 1))),
                             }
                         }
                     }
                 }
                 let _ = socket.close(None).await;
-                (latencies, errors)
+                Ok((latencies, errors))
             })
         })
         .collect();
-    let mut latencies = Latencies::default();
-    let mut errors = 0;
-    while let Some(joined) = tasks.next().await {
-        let (client_latencies, client_errors) = joined?;
-        latencies.extend(client_latencies);
-        errors += client_errors;
-    }
+    let (latencies, errors) = Latencies::gather(tasks).await?;
     let elapsed = started.elapsed();
     let rss_after = options.server_pid.and_then(rss_kib);
     let completed = latencies.len();
