@@ -12,6 +12,9 @@
 #[path = "api/fake_bedrock.rs"]
 #[allow(dead_code)]
 mod fake_bedrock;
+#[path = "api/fake_script.rs"]
+#[allow(dead_code)]
+mod fake_script;
 #[path = "api/helpers.rs"]
 #[allow(dead_code)]
 mod helpers;

@@ -4,10 +4,7 @@
 //! one reply per request, and records every request so tests can assert what the
 //! real SDK sent.
 
-use std::{
-    collections::VecDeque,
-    sync::{Arc, Mutex},
-};
+use std::sync::Arc;
 
 use aws_smithy_eventstream::frame::write_message_to;
 use aws_smithy_types::event_stream::{Header, HeaderValue, Message};
@@ -21,7 +18,8 @@ use axum::{
 };
 use futures::StreamExt;
 use serde_json::{Value, json};
-use tokio::sync::Notify;
+
+use crate::fake_script::Script;
 
 /// One scripted answer.
 #[derive(Debug, Clone)]
@@ -60,13 +58,7 @@ pub struct Recorded {
     pub headers: HeaderMap,
 }
 
-#[derive(Default)]
-struct Inner {
-    script: Mutex<VecDeque<Reply>>,
-    requests: Mutex<Vec<Recorded>>,
-    /// Breaks a `StreamCut` answer's connection.
-    cut: Notify,
-}
+type Inner = Script<Reply, Recorded>;
 
 /// The running fake. Stops when dropped (with the test's runtime).
 pub struct FakeBedrock {
@@ -84,10 +76,7 @@ impl FakeBedrock {
     pub async fn start_on(listener: std::net::TcpListener, script: Vec<Reply>) -> Self {
         listener.set_nonblocking(true).unwrap();
         let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-        let inner = Arc::new(Inner {
-            script: Mutex::new(script.into()),
-            ..Inner::default()
-        });
+        let inner = Inner::new(script);
         let app = Router::new()
             .route("/model/{model}/{operation}", post(handle))
             .with_state(inner.clone());
@@ -98,13 +87,13 @@ impl FakeBedrock {
 
     /// Every request received so far, in order.
     pub fn requests(&self) -> Vec<Recorded> {
-        self.inner.requests.lock().unwrap().clone()
+        self.inner.requests()
     }
 
     /// Breaks the connection of the `StreamCut` answer (now, or as soon as it has
     /// sent its events).
     pub fn cut(&self) {
-        self.inner.cut.notify_one();
+        self.inner.cut();
     }
 }
 
@@ -115,13 +104,13 @@ async fn handle(
     body: Bytes,
 ) -> Response {
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    inner.requests.lock().unwrap().push(Recorded {
+    let request = Recorded {
         operation: operation.clone(),
         model,
         body,
         headers,
-    });
-    let Some(reply) = inner.script.lock().unwrap().pop_front() else {
+    };
+    let Some(reply) = inner.answer(request) else {
         return error(
             500,
             "InternalServerException",
@@ -202,11 +191,7 @@ fn stream(events: Vec<Event>, end: End) -> Response {
     let frames = futures::stream::iter(frames);
     let body = match end {
         End::Close => Body::from_stream(frames),
-        // An error from the body stream makes hyper drop the connection mid-body.
-        End::Break(inner) => Body::from_stream(frames.chain(futures::stream::once(async move {
-            inner.cut.notified().await;
-            Err(std::io::Error::other("connection cut by the fake"))
-        }))),
+        End::Break(inner) => inner.body_cut_on_cue(frames),
         End::Stall => Body::from_stream(frames.chain(futures::stream::pending())),
     };
     Response::builder()

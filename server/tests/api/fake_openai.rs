@@ -2,10 +2,7 @@
 //! from a script with server-sent events (`data: {chunk}` … `data: [DONE]`) or an
 //! error status, every request recorded so tests can assert what the client sent.
 
-use std::{
-    collections::VecDeque,
-    sync::{Arc, Mutex},
-};
+use std::sync::Arc;
 
 use axum::{
     Router,
@@ -15,9 +12,9 @@ use axum::{
     response::{IntoResponse, Response},
     routing::post,
 };
-use futures::StreamExt;
 use serde_json::{Value, json};
-use tokio::sync::Notify;
+
+use crate::fake_script::Script;
 
 /// One scripted answer.
 #[derive(Debug, Clone)]
@@ -42,12 +39,7 @@ pub struct Recorded {
     pub headers: HeaderMap,
 }
 
-#[derive(Default)]
-struct Inner {
-    script: Mutex<VecDeque<Reply>>,
-    requests: Mutex<Vec<Recorded>>,
-    cut: Notify,
-}
+type Inner = Script<Reply, Recorded>;
 
 /// The running fake; its base URL ends in `/v1`.
 pub struct FakeOpenAi {
@@ -57,10 +49,7 @@ pub struct FakeOpenAi {
 
 impl FakeOpenAi {
     pub async fn start(script: Vec<Reply>) -> Self {
-        let inner = Arc::new(Inner {
-            script: Mutex::new(script.into()),
-            ..Inner::default()
-        });
+        let inner = Inner::new(script);
         let app = Router::new()
             .route("/v1/chat/completions", post(handle))
             .with_state(inner.clone());
@@ -71,23 +60,18 @@ impl FakeOpenAi {
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
-        self.inner.requests.lock().unwrap().clone()
+        self.inner.requests()
     }
 
     /// Breaks the connection of the `SseCut` answer.
     pub fn cut(&self) {
-        self.inner.cut.notify_one();
+        self.inner.cut();
     }
 }
 
 async fn handle(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> Response {
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    inner
-        .requests
-        .lock()
-        .unwrap()
-        .push(Recorded { body, headers });
-    let Some(reply) = inner.script.lock().unwrap().pop_front() else {
+    let Some(reply) = inner.answer(Recorded { body, headers }) else {
         return status(
             500,
             json!({ "error": { "message": "the fake has no reply scripted" } }),
@@ -128,10 +112,7 @@ fn sse(events: Vec<String>, cut: Option<Arc<Inner>>) -> Response {
     let chunks = futures::stream::iter(chunks);
     let body = match cut {
         None => Body::from_stream(chunks),
-        Some(inner) => Body::from_stream(chunks.chain(futures::stream::once(async move {
-            inner.cut.notified().await;
-            Err(std::io::Error::other("connection cut by the fake"))
-        }))),
+        Some(inner) => inner.body_cut_on_cue(chunks),
     };
     Response::builder()
         .status(StatusCode::OK)

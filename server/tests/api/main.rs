@@ -5,6 +5,7 @@
 mod bedrock;
 mod fake_bedrock;
 mod fake_openai;
+mod fake_script;
 mod fixtures;
 mod helpers;
 mod load;
