@@ -83,9 +83,8 @@ async fn environment_configures_bedrock(listener: std::net::TcpListener) {
     );
 
     let events = client.turn("Suma 10 y 5").await;
-    let kinds: Vec<_> = events.iter().map(ServerEvent::kind).collect();
     assert_eq!(
-        kinds,
+        helpers::kinds(&events),
         [
             "start",
             "step",
