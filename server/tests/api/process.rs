@@ -210,6 +210,32 @@ async fn json_logs_carry_the_turn_id_and_never_the_api_key() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn info_logs_keep_the_turn_and_leave_out_rmcp_per_call_lines() {
+    let mut server = ServerProcess::start(&[("LOG_FORMAT", "json"), ("LOG_LEVEL", "info")]);
+    server.wait_healthy().await;
+    let mut client = server.connect(&[]).await;
+    client.say("Suma 10 y 5").await;
+    while !client.next_frame().await.event.is_terminal() {}
+    server.sigterm();
+    assert!(server.wait_exit().await.success());
+
+    let lines = server.log_lines();
+    let targets: Vec<String> = lines
+        .iter()
+        .map(|line| {
+            let entry: Value = serde_json::from_str(line).unwrap();
+            entry["target"].as_str().unwrap_or_default().to_owned()
+        })
+        .collect();
+    // The embedded toolbox served a stateless tools/call, which rmcp logs at info.
+    assert!(
+        !targets.iter().any(|target| target.starts_with("rmcp")),
+        "{lines:#?}"
+    );
+    assert!(lines.iter().any(|line| line.contains("turn complete")));
+}
+
 #[test]
 fn bad_settings_stop_startup_naming_the_setting() {
     for (name, value, needle) in [
