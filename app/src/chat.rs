@@ -231,7 +231,7 @@ impl Conversation {
 /// Applies one event to its turn; says whether the turn ended.
 fn apply_event(turn: &mut Turn, event: &ServerEvent, at: u64) -> bool {
     match event {
-        ServerEvent::Start { message } => {
+        ServerEvent::Start { message, .. } => {
             turn.status = TurnStatus::Running;
             turn.started_ms = Some(at);
             turn.steps.push(Step::Started {
@@ -248,7 +248,7 @@ fn apply_event(turn: &mut Turn, event: &ServerEvent, at: u64) -> bool {
             at_ms: at,
         }),
         ServerEvent::ResponseDelta { content } => turn.answer.push_str(content),
-        ServerEvent::ToolCall { tool, args } => {
+        ServerEvent::ToolCall { tool, args, .. } => {
             // Text streamed before a tool call was the model thinking aloud.
             if !turn.answer.is_empty() {
                 let text = std::mem::take(&mut turn.answer);
@@ -267,6 +267,7 @@ fn apply_event(turn: &mut Turn, event: &ServerEvent, at: u64) -> bool {
             tool,
             result,
             is_error,
+            ..
         } => {
             let pending = turn.steps.iter_mut().rev().find_map(|step| match step {
                 Step::Tool {
@@ -285,7 +286,7 @@ fn apply_event(turn: &mut Turn, event: &ServerEvent, at: u64) -> bool {
             }
         }
         ServerEvent::Response { content } => turn.answer = content.clone(),
-        ServerEvent::Complete { steps } => {
+        ServerEvent::Complete { steps, .. } => {
             turn.status = TurnStatus::Done;
             turn.event_count = Some(*steps);
             turn.ended_ms = Some(at);
@@ -305,7 +306,12 @@ fn apply_event(turn: &mut Turn, event: &ServerEvent, at: u64) -> bool {
             turn.ended_ms = Some(at);
             return true;
         }
-        ServerEvent::Ready { .. } => {}
+        // Not turn events, or not shown yet.
+        ServerEvent::Ready { .. }
+        | ServerEvent::ToolsChanged { .. }
+        | ServerEvent::ApprovalRequired { .. }
+        | ServerEvent::ApprovalResolved { .. }
+        | ServerEvent::ToolProgress { .. } => {}
     }
     false
 }

@@ -94,7 +94,7 @@ proptest! {
         for event in [
             ServerEvent::Response { content: content.clone() },
             ServerEvent::ResponseDelta { content: content.clone() },
-            ServerEvent::Complete { steps },
+            ServerEvent::complete(steps),
             ServerEvent::error(content.clone()),
         ] {
             let frame = ServerFrame { event, turn_id: Some(content.clone()), seq: Some(seq), ts_ms: None };

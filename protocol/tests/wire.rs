@@ -3,8 +3,8 @@
 #![allow(clippy::unwrap_used)] // Tests fail loudly by design.
 
 use protocol::{
-    Args, ClientMessage, ErrorCode, LlmDescriptor, Node, ServerEvent, ServerFrame, ToolDescriptor,
-    format_number,
+    Args, ClientMessage, ContentItem, ErrorCode, Lang, LlmDescriptor, Node, ServerEvent,
+    ServerFrame, ToolDescriptor, Usage, format_number,
 };
 use serde_json::json;
 
@@ -98,7 +98,9 @@ fn ready_round_trips() {
                 name: "add".into(),
                 description: "Add two numbers.".into(),
                 parameters: json!({"type": "object"}),
+                server: None,
             }],
+            conversation: None,
         },
         r#"{"type":"ready","protocol":1,"session_id":"s1","llm":{"provider":"local","model":"planner","label":"Local planner"},"tools":[{"name":"add","description":"Add two numbers.","parameters":{"type":"object"}}]}"#,
     );
@@ -107,9 +109,7 @@ fn ready_round_trips() {
 #[test]
 fn start_round_trips() {
     assert_event_wire(
-        ServerEvent::Start {
-            message: "Procesando tu solicitud...".into(),
-        },
+        ServerEvent::start("Procesando tu solicitud..."),
         r#"{"type":"start","message":"Procesando tu solicitud..."}"#,
     );
 }
@@ -135,17 +135,11 @@ fn step_round_trips() {
 #[test]
 fn tool_call_keeps_numbers_as_given() {
     assert_event_wire(
-        ServerEvent::ToolCall {
-            tool: "add".into(),
-            args: args(json!({"a": 10, "b": 5})),
-        },
+        ServerEvent::tool_call("add", args(json!({"a": 10, "b": 5}))),
         r#"{"type":"tool_call","tool":"add","args":{"a":10,"b":5}}"#,
     );
     assert_event_wire(
-        ServerEvent::ToolCall {
-            tool: "divide".into(),
-            args: args(json!({"a": -2.5, "b": 0.5})),
-        },
+        ServerEvent::tool_call("divide", args(json!({"a": -2.5, "b": 0.5}))),
         r#"{"type":"tool_call","tool":"divide","args":{"a":-2.5,"b":0.5}}"#,
     );
 }
@@ -153,19 +147,11 @@ fn tool_call_keeps_numbers_as_given() {
 #[test]
 fn tool_result_round_trips() {
     assert_event_wire(
-        ServerEvent::ToolResult {
-            tool: "add".into(),
-            result: "15".into(),
-            is_error: false,
-        },
+        ServerEvent::tool_result("add", "15", false),
         r#"{"type":"tool_result","tool":"add","result":"15"}"#,
     );
     assert_event_wire(
-        ServerEvent::ToolResult {
-            tool: "divide".into(),
-            result: "division by zero".into(),
-            is_error: true,
-        },
+        ServerEvent::tool_result("divide", "division by zero", true),
         r#"{"type":"tool_result","tool":"divide","result":"division by zero","is_error":true}"#,
     );
 }
@@ -182,10 +168,7 @@ fn response_round_trips() {
 
 #[test]
 fn complete_round_trips() {
-    assert_event_wire(
-        ServerEvent::Complete { steps: 5 },
-        r#"{"type":"complete","steps":5}"#,
-    );
+    assert_event_wire(ServerEvent::complete(5), r#"{"type":"complete","steps":5}"#);
 }
 
 #[test]
@@ -210,7 +193,7 @@ fn unknown_error_codes_from_newer_servers_still_decode() {
 #[test]
 fn frame_metadata_sits_beside_type() {
     let frame = ServerFrame {
-        event: ServerEvent::Complete { steps: 5 },
+        event: ServerEvent::complete(5),
         turn_id: Some("t-1".into()),
         seq: Some(7),
         ts_ms: Some(1_700_000_000_000),
@@ -268,4 +251,179 @@ fn numbers_format_without_needless_fraction() {
     assert_eq!(format_number(0.1 + 0.2), "0.30000000000000004");
     assert_eq!(format_number(1e20), "100000000000000000000");
     assert_eq!(format_number(1.5e-7), "0.00000015");
+}
+
+#[test]
+fn arrays_are_not_messages() {
+    // serde reads internally tagged enums from sequences too; the protocol does not.
+    let err = ClientMessage::decode(r#"["message","Suma 10 y 5"]"#).unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidMessage);
+    assert!(err.message.contains("got an array"), "{}", err.message);
+    let err = ClientMessage::decode(r#"  ["cancel"]"#).unwrap_err();
+    assert_eq!(err.code, ErrorCode::InvalidMessage);
+    assert!(ClientMessage::decode(" \n{\"type\":\"cancel\"}").is_ok());
+}
+
+#[test]
+fn approvals_edit_and_regenerate_round_trip() {
+    let cases = [
+        (
+            r#"{"type":"approve","call_id":"c1"}"#,
+            ClientMessage::Approve {
+                call_id: "c1".into(),
+            },
+        ),
+        (
+            r#"{"type":"deny","call_id":"c1","reason":"no"}"#,
+            ClientMessage::Deny {
+                call_id: "c1".into(),
+                reason: Some("no".into()),
+            },
+        ),
+        (
+            r#"{"type":"deny","call_id":"c2"}"#,
+            ClientMessage::Deny {
+                call_id: "c2".into(),
+                reason: None,
+            },
+        ),
+        (
+            r#"{"type":"edit","content":"Suma 1 y 2"}"#,
+            ClientMessage::Edit {
+                content: "Suma 1 y 2".into(),
+            },
+        ),
+        (r#"{"type":"regenerate"}"#, ClientMessage::Regenerate {}),
+    ];
+    for (wire, message) in cases {
+        assert_eq!(serde_json::to_string(&message).unwrap(), wire);
+        assert_eq!(ClientMessage::decode(wire).unwrap(), message);
+    }
+}
+
+#[test]
+fn added_fields_sit_beside_the_seed_ones() {
+    assert_event_wire(
+        ServerEvent::Start {
+            message: "Processing your request...".into(),
+            replaces: Some("t0".into()),
+        },
+        r#"{"type":"start","message":"Processing your request...","replaces":"t0"}"#,
+    );
+    assert_event_wire(
+        ServerEvent::ToolCall {
+            tool: "echo".into(),
+            args: args(json!({"message": "hi"})),
+            call_id: Some("c1".into()),
+            server: Some("everything".into()),
+        },
+        r#"{"type":"tool_call","tool":"echo","args":{"message":"hi"},"call_id":"c1","server":"everything"}"#,
+    );
+    assert_event_wire(
+        ServerEvent::ToolResult {
+            tool: "add".into(),
+            result: "15".into(),
+            is_error: false,
+            call_id: Some("c1".into()),
+            structured: Some(json!({"result": 15})),
+            content: vec![
+                ContentItem::Image {
+                    mime_type: "image/png".into(),
+                    data: "iVBORw0KGgo=".into(),
+                },
+                ContentItem::ResourceLink {
+                    uri: "https://example.com/r".into(),
+                    name: Some("r".into()),
+                    mime_type: None,
+                },
+            ],
+        },
+        r#"{"type":"tool_result","tool":"add","result":"15","call_id":"c1","structured":{"result":15},"content":[{"type":"image","mime_type":"image/png","data":"iVBORw0KGgo="},{"type":"resource_link","uri":"https://example.com/r","name":"r"}]}"#,
+    );
+    let usage = Usage {
+        input_tokens: 1234,
+        output_tokens: 56,
+        cost_usd: Some(0.5),
+    };
+    assert_event_wire(
+        ServerEvent::Complete {
+            steps: 7,
+            usage: Some(usage),
+            total_usage: Some(usage),
+        },
+        r#"{"type":"complete","steps":7,"usage":{"input_tokens":1234,"output_tokens":56,"cost_usd":0.5},"total_usage":{"input_tokens":1234,"output_tokens":56,"cost_usd":0.5}}"#,
+    );
+}
+
+#[test]
+fn approval_and_progress_events_round_trip() {
+    assert_event_wire(
+        ServerEvent::ApprovalRequired {
+            call_id: "c1".into(),
+            tool: "toggle".into(),
+            args: args(json!({})),
+            server: "everything".into(),
+        },
+        r#"{"type":"approval_required","call_id":"c1","tool":"toggle","args":{},"server":"everything"}"#,
+    );
+    assert_event_wire(
+        ServerEvent::ApprovalResolved {
+            call_id: "c1".into(),
+            approved: false,
+            reason: Some("timed out".into()),
+        },
+        r#"{"type":"approval_resolved","call_id":"c1","approved":false,"reason":"timed out"}"#,
+    );
+    assert_event_wire(
+        ServerEvent::ToolProgress {
+            call_id: "c1".into(),
+            tool: "long".into(),
+            progress: 2.0,
+            total: Some(5.0),
+            message: None,
+        },
+        r#"{"type":"tool_progress","call_id":"c1","tool":"long","progress":2.0,"total":5.0}"#,
+    );
+    assert_event_wire(
+        ServerEvent::ToolsChanged { tools: vec![] },
+        r#"{"type":"tools_changed","tools":[]}"#,
+    );
+}
+
+#[test]
+fn unknown_content_kinds_still_decode() {
+    let event: ServerEvent = serde_json::from_str(
+        r#"{"type":"tool_result","tool":"t","result":"r","content":[{"type":"hologram","x":1}]}"#,
+    )
+    .unwrap();
+    let ServerEvent::ToolResult { content, .. } = event else {
+        panic!("not a tool_result");
+    };
+    assert_eq!(content, vec![ContentItem::Unknown]);
+}
+
+#[test]
+fn usage_adds_up() {
+    let mut total = Usage::default();
+    total.add(&Usage {
+        input_tokens: 10,
+        output_tokens: 2,
+        cost_usd: None,
+    });
+    total.add(&Usage {
+        input_tokens: 5,
+        output_tokens: 1,
+        cost_usd: Some(0.25),
+    });
+    assert_eq!((total.input_tokens, total.output_tokens), (15, 3));
+    assert_eq!(total.cost_usd, Some(0.25));
+}
+
+#[test]
+fn languages_from_headers() {
+    assert_eq!(Lang::from_header("es-ES,es;q=0.9"), Some(Lang::Es));
+    assert_eq!(Lang::from_header("fr, en-US;q=0.5"), Some(Lang::En));
+    assert_eq!(Lang::from_header("fr"), None);
+    assert_eq!(Lang::from_header("estonian-ish"), None);
+    assert_eq!(serde_json::to_string(&Lang::Es).unwrap(), r#""es""#);
 }

@@ -244,11 +244,7 @@ impl Agent {
         match outcome {
             Ok(mut summary) => {
                 summary.steps = emitter.sent;
-                emitter
-                    .emit(ServerEvent::Complete {
-                        steps: emitter.sent,
-                    })
-                    .await?;
+                emitter.emit(ServerEvent::complete(emitter.sent)).await?;
                 tracing::info!(
                     steps = summary.steps,
                     tool_calls = summary.tool_calls.len(),
@@ -292,11 +288,7 @@ impl Agent {
             Lang::Es => "Procesando tu solicitud...",
             Lang::En => "Processing your request...",
         };
-        emitter
-            .emit(ServerEvent::Start {
-                message: start.into(),
-            })
-            .await?;
+        emitter.emit(ServerEvent::start(start)).await?;
         let mut state = AgentState::new(history, input);
         let graph = Graph::new(self.llm.as_ref(), &self.mcp, &self.settings, &self.metrics);
         let timeout = self.settings.turn_timeout;

@@ -30,11 +30,8 @@ impl<'a> ToolNode<'a> {
         let calls = std::mem::take(&mut state.pending);
         let mut outcomes = Vec::with_capacity(calls.len());
         for call in calls {
-            ctx.emit(ServerEvent::ToolCall {
-                tool: call.name.clone(),
-                args: call.args.clone(),
-            })
-            .await?;
+            ctx.emit(ServerEvent::tool_call(call.name.clone(), call.args.clone()))
+                .await?;
             let started = std::time::Instant::now();
             let output = match &call.malformed {
                 // The model wrote arguments that cannot be sent: it reads why instead.
@@ -60,11 +57,11 @@ impl<'a> ToolNode<'a> {
                 .observe(elapsed.as_secs_f64());
             tracing::debug!(tool = %call.name, outcome, elapsed_us = elapsed.as_micros() as u64, "tool call");
             let output = output?;
-            ctx.emit(ServerEvent::ToolResult {
-                tool: call.name.clone(),
-                result: output.text.clone(),
-                is_error: output.is_error,
-            })
+            ctx.emit(ServerEvent::tool_result(
+                call.name.clone(),
+                output.text.clone(),
+                output.is_error,
+            ))
             .await?;
             outcomes.push(ToolOutcome {
                 call_id: call.id.clone(),

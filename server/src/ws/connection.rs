@@ -154,6 +154,7 @@ async fn ready(state: &AppState, session_id: &str) -> ServerEvent {
                 name: tool.name.clone(),
                 description: tool.description.clone(),
                 parameters: Value::Object((*tool.input_schema).clone()),
+                server: None,
             })
             .collect(),
         Err(_) => Vec::new(),
@@ -167,6 +168,7 @@ async fn ready(state: &AppState, session_id: &str) -> ServerEvent {
             label: info.label.clone(),
         },
         tools,
+        conversation: None,
     }
 }
 
@@ -258,6 +260,19 @@ async fn handle_text(
             last_seq,
         }) => return resume(outbound, connection, session, state, &session_id, last_seq).await,
         Ok(ClientMessage::Message { content }) => content,
+        Ok(
+            ClientMessage::Approve { .. }
+            | ClientMessage::Deny { .. }
+            | ClientMessage::Edit { .. }
+            | ClientMessage::Regenerate {},
+        ) => {
+            return outbound
+                .error(
+                    ErrorCode::InvalidMessage,
+                    "this message type is not supported yet",
+                )
+                .await;
+        }
     };
     let content = match accept_content(&content, &state.settings) {
         Ok(content) => content.to_owned(),

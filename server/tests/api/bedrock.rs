@@ -122,14 +122,7 @@ async fn suma_10_y_5_streams_start_step_tool_call_tool_result_deltas_response_co
     assert_step_consults_bedrock(&events[1]);
     assert!(matches!(&events[2], ServerEvent::ToolCall { tool, .. } if tool == "add"));
     assert_eq!(args_json(&events[2]), r#"{"a":10,"b":5}"#);
-    assert_eq!(
-        events[3],
-        ServerEvent::ToolResult {
-            tool: "add".into(),
-            result: "15".into(),
-            is_error: false
-        }
-    );
+    assert_eq!(events[3], ServerEvent::tool_result("add", "15", false));
     assert_eq!(deltas(&events), ["La suma de 10 y 5 ", "es 15."]);
     assert_eq!(
         events[6],
@@ -137,7 +130,7 @@ async fn suma_10_y_5_streams_start_step_tool_call_tool_result_deltas_response_co
             content: "La suma de 10 y 5 es 15.".into()
         }
     );
-    assert_eq!(events[7], ServerEvent::Complete { steps: 7 });
+    assert_eq!(events[7], ServerEvent::complete(7));
 
     let requests = fake.requests();
     assert_eq!(requests.len(), 2);
@@ -245,7 +238,7 @@ async fn two_tool_uses_in_sequence() {
             content: "(10 + 5) * 3 = 45".into()
         }
     );
-    assert_eq!(events[9], ServerEvent::Complete { steps: 9 });
+    assert_eq!(events[9], ServerEvent::complete(9));
 
     let requests = fake.requests();
     assert_eq!(requests.len(), 3);
@@ -290,7 +283,7 @@ async fn a_text_only_answer_streams_without_tools() {
             content: "¡Hola! ¿En qué te ayudo?".into()
         }
     );
-    assert_eq!(events[6], ServerEvent::Complete { steps: 6 });
+    assert_eq!(events[6], ServerEvent::complete(6));
     let requests = fake.requests();
     assert_eq!(requests.len(), 1);
     assert_eq!(roles(&requests[0]), ["user"]);
@@ -571,6 +564,7 @@ async fn invalid_tool_input_becomes_a_tool_error_the_model_sees() {
             tool,
             result,
             is_error: true,
+            ..
         } => {
             assert_eq!(tool, "add");
             assert!(result.contains("not valid JSON"), "{result}");

@@ -32,7 +32,7 @@ async fn two_hundred_clients_times_twenty_turns_all_complete() {
                     events.iter().any(|e| matches!(e, ServerEvent::ToolResult { result, .. } if *result == expected)),
                     "client {c} turn {t}: {events:?}"
                 );
-                assert_eq!(events.last(), Some(&ServerEvent::Complete { steps: 5 }), "client {c} turn {t}");
+                assert_eq!(events.last(), Some(&ServerEvent::complete(5)), "client {c} turn {t}");
             }
         }
     });
@@ -80,7 +80,7 @@ async fn a_toolbox_restart_halfway_never_crashes_or_strands_a_turn() {
             for t in 0..TURNS {
                 let events = client.turn(&format!("Suma {c} y {t}")).await;
                 match events.last() {
-                    Some(ServerEvent::Complete { steps: 5 }) => {
+                    Some(ServerEvent::Complete { steps: 5, .. }) => {
                         completed.fetch_add(1, Ordering::SeqCst);
                     }
                     Some(ServerEvent::Error {
@@ -110,7 +110,7 @@ async fn a_toolbox_restart_halfway_never_crashes_or_strands_a_turn() {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         let events = client.turn("Suma 1 y 1").await;
-        if events.last() == Some(&ServerEvent::Complete { steps: 5 }) {
+        if events.last() == Some(&ServerEvent::complete(5)) {
             break;
         }
         assert!(

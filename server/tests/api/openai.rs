@@ -86,21 +86,14 @@ async fn suma_10_y_5_streams_the_tool_call_and_the_answer() {
         ServerEvent::Step { node: Node::Llm, message } if message == &format!("Consultando al modelo {MODEL}...")
     ));
     assert_eq!(args_json(&events[2]), r#"{"a":10,"b":5}"#);
-    assert_eq!(
-        events[3],
-        ServerEvent::ToolResult {
-            tool: "add".into(),
-            result: "15".into(),
-            is_error: false
-        }
-    );
+    assert_eq!(events[3], ServerEvent::tool_result("add", "15", false));
     assert_eq!(
         events[6],
         ServerEvent::Response {
             content: "La suma de 10 y 5 es 15.".into()
         }
     );
-    assert_eq!(events[7], ServerEvent::Complete { steps: 7 });
+    assert_eq!(events[7], ServerEvent::complete(7));
 
     let requests = fake.requests();
     assert_eq!(requests.len(), 2);

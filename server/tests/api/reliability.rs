@@ -47,7 +47,7 @@ async fn frames_over_the_size_limit_close_with_1009() {
     // Other clients are untouched.
     let mut other = app.connect().await;
     let events = other.turn("Suma 1 y 2").await;
-    assert_eq!(events.last(), Some(&ServerEvent::Complete { steps: 5 }));
+    assert_eq!(events.last(), Some(&ServerEvent::complete(5)));
 }
 
 #[tokio::test]
@@ -67,7 +67,7 @@ async fn connections_over_the_limit_get_503() {
     app.wait_for_metric("toolstream_ws_connections", 1.0).await;
     let mut third = app.connect().await;
     let events = third.turn("Suma 1 y 2").await;
-    assert_eq!(events.last(), Some(&ServerEvent::Complete { steps: 5 }));
+    assert_eq!(events.last(), Some(&ServerEvent::complete(5)));
 }
 
 #[tokio::test]
@@ -143,7 +143,7 @@ async fn toolbox_down_at_startup_then_recovering_by_itself() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let events = client.turn("Suma 10 y 5").await;
-    assert_eq!(events.last(), Some(&ServerEvent::Complete { steps: 5 }));
+    assert_eq!(events.last(), Some(&ServerEvent::complete(5)));
     toolbox.kill().await;
 }
 
@@ -180,7 +180,7 @@ async fn toolbox_killed_mid_turn_then_restarted() {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         let events = client.turn("Suma 10 y 5").await;
-        if events.last() == Some(&ServerEvent::Complete { steps: 5 }) {
+        if events.last() == Some(&ServerEvent::complete(5)) {
             break;
         }
         assert_eq!(
@@ -249,7 +249,7 @@ async fn a_panic_inside_a_turn_is_reported_and_the_connection_lives_on() {
         Some(ErrorCode::Internal)
     );
     let events = client.turn("Suma 10 y 5").await;
-    assert_eq!(events.last(), Some(&ServerEvent::Complete { steps: 5 }));
+    assert_eq!(events.last(), Some(&ServerEvent::complete(5)));
     assert_eq!(app.metric("toolstream_turns_running").await, 0.0);
 }
 
@@ -266,7 +266,7 @@ async fn cancel_stops_the_llm_call_and_answers_cancelled() {
     assert_eq!(llm.dropped.get(), 1, "the LLM call was dropped");
     // The session goes on.
     let events = client.turn("Suma 10 y 5").await;
-    assert_eq!(events.last(), Some(&ServerEvent::Complete { steps: 5 }));
+    assert_eq!(events.last(), Some(&ServerEvent::complete(5)));
 }
 
 #[tokio::test]
@@ -350,7 +350,7 @@ async fn the_agent_speaks_stateless_mcp_and_falls_back_to_sessions() {
     let app = spawn_app_with(|s| s.mcp_server_url = Some(modern.url())).await;
     let mut client = app.connect().await;
     let events = client.turn("Suma 10 y 5").await;
-    assert_eq!(events.last(), Some(&ServerEvent::Complete { steps: 5 }));
+    assert_eq!(events.last(), Some(&ServerEvent::complete(5)));
     assert_eq!(modern.sessions.sessions.read().await.len(), 0);
     modern.kill().await;
 
@@ -366,7 +366,7 @@ async fn the_agent_speaks_stateless_mcp_and_falls_back_to_sessions() {
         let app = spawn_app_with(|s| s.mcp_server_url = Some(legacy.url())).await;
         let mut client = app.connect().await;
         let events = client.turn("Suma 10 y 5").await;
-        assert_eq!(events.last(), Some(&ServerEvent::Complete { steps: 5 }));
+        assert_eq!(events.last(), Some(&ServerEvent::complete(5)));
         assert_eq!(legacy.sessions.sessions.read().await.len(), 1);
         legacy.kill().await;
     }

@@ -95,7 +95,7 @@ async fn resume_after_the_turn_finished_replays_the_rest_and_keeps_the_conversat
     ));
     let rest = second.collect_turn().await;
     assert_eq!(rest.first().map(ServerEvent::kind), Some("step"));
-    assert_eq!(rest.last(), Some(&ServerEvent::Complete { steps: 5 }));
+    assert_eq!(rest.last(), Some(&ServerEvent::complete(5)));
 
     // Memory: the conversation continues in the resumed session.
     let events = second.turn("y multiplícalo por 2").await;
@@ -119,7 +119,7 @@ async fn an_unknown_session_is_reported_and_the_connection_continues() {
         }
     ));
     let events = client.turn("Suma 1 y 1").await;
-    assert_eq!(events.last(), Some(&ServerEvent::Complete { steps: 5 }));
+    assert_eq!(events.last(), Some(&ServerEvent::complete(5)));
 }
 
 #[tokio::test]

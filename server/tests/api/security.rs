@@ -110,7 +110,7 @@ async fn the_api_key_guards_the_websocket() {
             ServerEvent::Ready { .. }
         ));
         let events = client.turn("Suma 2 y 2").await;
-        assert_eq!(events.last(), Some(&ServerEvent::Complete { steps: 5 }));
+        assert_eq!(events.last(), Some(&ServerEvent::complete(5)));
     }
 }
 

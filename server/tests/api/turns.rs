@@ -29,15 +29,8 @@ fn assert_single_tool_turn(events: &[ServerEvent], tool: &str, args: &str, resul
     ));
     assert!(matches!(&events[2], ServerEvent::ToolCall { tool: t, .. } if t == tool));
     assert_eq!(args_json(&events[2]), args);
-    assert_eq!(
-        events[3],
-        ServerEvent::ToolResult {
-            tool: tool.into(),
-            result: result.into(),
-            is_error: false
-        }
-    );
-    assert_eq!(events[5], ServerEvent::Complete { steps: 5 });
+    assert_eq!(events[3], ServerEvent::tool_result(tool, result, false));
+    assert_eq!(events[5], ServerEvent::complete(5));
     match &events[4] {
         ServerEvent::Response { content } => {
             assert!(content.contains(result), "{content:?} lacks {result}");
@@ -54,7 +47,9 @@ async fn suma_100_y_50_streams_the_reference_sequence() {
     let events = client.turn("Suma 100 y 50").await;
     let response = assert_single_tool_turn(&events, "add", r#"{"a":100,"b":50}"#, "150");
     assert_eq!(response, "La suma de 100 y 50 es 150.");
-    assert!(matches!(&events[0], ServerEvent::Start { message } if message.contains("Procesando")));
+    assert!(
+        matches!(&events[0], ServerEvent::Start { message, .. } if message.contains("Procesando"))
+    );
 }
 
 #[tokio::test]
@@ -162,7 +157,7 @@ async fn chained_requests_run_two_tool_calls_in_two_iterations() {
             matches!(&events[5], ServerEvent::ToolResult { tool, result, .. } if tool == "multiply" && result == "45")
         );
         assert!(matches!(&events[6], ServerEvent::Response { content } if content.contains("45")));
-        assert_eq!(events[7], ServerEvent::Complete { steps: 7 });
+        assert_eq!(events[7], ServerEvent::complete(7));
     }
 }
 
@@ -185,7 +180,7 @@ async fn requests_it_cannot_plan_get_a_polite_answer_without_tools() {
             "{input}: {:?}",
             events[2]
         );
-        assert_eq!(events[3], ServerEvent::Complete { steps: 3 });
+        assert_eq!(events[3], ServerEvent::complete(3));
     }
 }
 

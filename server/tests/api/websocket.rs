@@ -17,6 +17,7 @@ async fn ready_announces_the_llm_and_the_tools() {
         llm,
         tools,
         session_id,
+        ..
     } = client.next_event().await
     else {
         panic!("ready expected first");
@@ -44,7 +45,7 @@ async fn events_stream_as_they_happen() {
     let first = client.next_event().await;
     assert_eq!(first.kind(), "start");
     let rest = client.collect_turn().await;
-    assert_eq!(rest.last(), Some(&ServerEvent::Complete { steps: 5 }));
+    assert_eq!(rest.last(), Some(&ServerEvent::complete(5)));
 }
 
 #[tokio::test]
@@ -61,7 +62,7 @@ async fn many_clients_at_once_each_get_their_own_answers() {
                     events.iter().any(|e| matches!(e, ServerEvent::ToolResult { result, .. } if *result == expected)),
                     "client {i} turn {j}: {events:?}"
                 );
-                assert_eq!(events.last(), Some(&ServerEvent::Complete { steps: 5 }));
+                assert_eq!(events.last(), Some(&ServerEvent::complete(5)));
             }
         }
     });
@@ -135,7 +136,7 @@ async fn bad_frames_get_clear_errors_and_the_connection_keeps_serving() {
 
     // Still serving, and the other connection never saw any of it.
     let events = client.turn("Suma 10 y 5").await;
-    assert_eq!(events.last(), Some(&ServerEvent::Complete { steps: 5 }));
+    assert_eq!(events.last(), Some(&ServerEvent::complete(5)));
     let events = bystander.turn("Suma 1 y 1").await;
     assert_eq!(events.first().map(ServerEvent::kind), Some("start"));
 }
@@ -181,7 +182,7 @@ async fn oversized_content_is_refused_with_an_error() {
         }
     ));
     let events = client.turn("Suma 1 y 1").await;
-    assert_eq!(events.last(), Some(&ServerEvent::Complete { steps: 5 }));
+    assert_eq!(events.last(), Some(&ServerEvent::complete(5)));
 }
 
 async fn spawn_app_with_small_limits() -> crate::helpers::TestApp {
@@ -239,7 +240,7 @@ async fn closing_mid_turn_leaves_the_server_healthy() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     let mut client = app.connect().await;
     let events = client.turn("Suma 10 y 5").await;
-    assert_eq!(events.last(), Some(&ServerEvent::Complete { steps: 5 }));
+    assert_eq!(events.last(), Some(&ServerEvent::complete(5)));
     let health = reqwest::get(app.url("/health")).await.unwrap();
     assert_eq!(health.status(), 200);
 }
