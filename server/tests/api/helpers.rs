@@ -115,20 +115,76 @@ impl TestApp {
         }
     }
 
-    /// A WebSocket client on `/ws` that has read nothing yet.
+    /// A WebSocket client on `/ws` that has read nothing yet. It has no owner cookie:
+    /// the server gives it one (see [`WsClient::cookie`]).
     pub async fn connect_raw(&self) -> WsClient {
-        let (socket, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", self.address))
+        self.connect_raw_as(None).await
+    }
+
+    /// A WebSocket client presenting the owner cookie `cookie` (as
+    /// `toolstream_owner=…`), past the `ready` event.
+    pub async fn connect_as(&self, cookie: &str) -> WsClient {
+        let mut client = self.connect_raw_as(Some(cookie)).await;
+        match client.next_event().await {
+            ServerEvent::Ready { .. } => client,
+            other => panic!("expected ready first, got {other:?}"),
+        }
+    }
+
+    /// A WebSocket client with or without an owner cookie, that has read nothing.
+    pub async fn connect_raw_as(&self, cookie: Option<&str>) -> WsClient {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut request = format!("ws://{}/ws", self.address)
+            .into_client_request()
+            .unwrap();
+        if let Some(cookie) = cookie {
+            request
+                .headers_mut()
+                .insert("cookie", cookie.parse().unwrap());
+        }
+        let (socket, response) = tokio_tungstenite::connect_async(request)
             .await
             .expect("WebSocket connects");
-        WsClient { socket }
+        let given = owner_cookie(response.headers());
+        WsClient {
+            socket,
+            cookie: cookie.map(str::to_owned).or(given),
+        }
     }
+}
+
+/// The `toolstream_owner=…` pair of a response's `Set-Cookie`, if it has one.
+pub fn owner_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("toolstream_owner="))
+        .and_then(|v| v.split(';').next())
+        .map(str::to_owned)
 }
 
 pub struct WsClient {
     pub socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// The owner cookie this client presents (`toolstream_owner=…`).
+    pub cookie: Option<String>,
 }
 
 impl WsClient {
+    /// The owner cookie, for another connection of the same owner.
+    pub fn owner(&self) -> &str {
+        self.cookie
+            .as_deref()
+            .expect("the server set an owner cookie")
+    }
+
+    /// Sends `{"type":"resume",…}`.
+    pub async fn resume(&mut self, session_id: &str, last_seq: u64) {
+        let frame =
+            serde_json::json!({ "type": "resume", "session_id": session_id, "last_seq": last_seq });
+        self.send_text(&frame.to_string()).await;
+    }
+
     pub async fn send_text(&mut self, text: &str) {
         self.socket
             .send(Message::text(text))

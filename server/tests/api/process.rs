@@ -81,7 +81,10 @@ impl ServerProcess {
                 .insert(*name, HeaderValue::from_str(value).unwrap());
         }
         let (socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-        let mut client = WsClient { socket };
+        let mut client = WsClient {
+            socket,
+            cookie: None,
+        };
         assert!(matches!(
             client.next_event().await,
             ServerEvent::Ready { .. }
