@@ -205,6 +205,7 @@ impl Hub {
             self.settings.max_queued,
             1,
             Default::default(),
+            0,
             None,
         );
         session.state().history = Some(History::default());
@@ -255,6 +256,7 @@ impl Hub {
             self.settings.max_queued,
             record.last_seq + 1,
             record.usage,
+            record.turns,
             Some(meta),
         );
         let mut sessions = self.sessions();

@@ -70,6 +70,8 @@ pub(super) struct State {
     pub next_seq: u64,
     /// Token usage over all its turns.
     pub usage: Usage,
+    /// Turns that count (replaced ones do not).
+    pub turns: u32,
     /// Created on its first turn: title and creation time.
     pub meta: Option<Arc<ConversationMeta>>,
     /// A turn whose events clients here follow and that has not ended, with when its
@@ -103,6 +105,7 @@ impl LiveSession {
         max_queued: usize,
         next_seq: u64,
         usage: Usage,
+        turns: u32,
         meta: Option<Arc<ConversationMeta>>,
     ) -> (Arc<Self>, mpsc::Receiver<Queued>) {
         let (queue, queue_rx) = mpsc::channel(max_queued.max(1));
@@ -116,6 +119,7 @@ impl LiveSession {
                 history: None,
                 next_seq,
                 usage,
+                turns,
                 meta,
                 open_turn: None,
             }),
@@ -162,7 +166,7 @@ impl LiveSession {
             title: meta.title.clone(),
             created_ms: meta.created_ms,
             updated_ms: crate::clock::now_ms(),
-            turns: state.history.as_ref().map_or(0, |h| h.len() as u32),
+            turns: state.turns,
             usage: (!state.usage.is_empty()).then_some(state.usage),
         })
     }

@@ -39,6 +39,7 @@ pub(super) async fn catch_up(hub: &Arc<Hub>, session: &Arc<LiveSession>) -> Resu
         }
         if let Some(stored) = &stored {
             state.usage = stored.usage;
+            state.turns = stored.turns;
             if state.meta.is_none() {
                 state.meta = Some(Arc::new(ConversationMeta {
                     id: stored.id.clone(),

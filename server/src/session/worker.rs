@@ -85,9 +85,11 @@ async fn run_one(hub: &Arc<Hub>, session: &Arc<LiveSession>, queued: Queued) {
         refuse(hub, session, &queued.turn_id, code, say(lang, msg));
         return;
     }
-    let outcome = run_leased(hub, session, queued, lang).await;
-    if let Err(why) = outcome {
-        tracing::warn!(reason = %why, "a turn could not be recorded");
+    let turn_id = queued.turn_id.clone();
+    if let Err(error) = run_leased(hub, session, queued, lang).await {
+        tracing::warn!(%error, "a turn could not start: storage unavailable");
+        let text = say(lang, Msg::StorageUnavailable);
+        refuse(hub, session, &turn_id, ErrorCode::StorageUnavailable, text);
     }
     release_lease(hub, session).await;
 }
@@ -159,6 +161,9 @@ async fn run_leased(
     queued: Queued,
     lang: Lang,
 ) -> Result<(), StoreError> {
+    if !hub.journal.healthy() {
+        return Err(StoreError::Unavailable("the last commit failed".into()));
+    }
     if hub.bus.shared() {
         super::recovery::catch_up(hub, session).await?;
     }
@@ -195,17 +200,7 @@ async fn run_leased(
         hub.bus.shared(),
     ) {
         Ok(log) => log,
-        Err(error) => {
-            let text = say(lang, Msg::StorageUnavailable);
-            refuse(
-                hub,
-                session,
-                &queued.turn_id,
-                ErrorCode::StorageUnavailable,
-                text,
-            );
-            return Err(error);
-        }
+        Err(error) => return Err(error),
     };
     let usage_before = session.state().usage;
     let mut publisher = Publisher {
@@ -262,6 +257,9 @@ async fn run_leased(
     {
         let mut state = session.state();
         state.usage.add(&usage);
+        if replaces.is_none() {
+            state.turns += 1;
+        }
         if let Some(history) = state.history.as_mut() {
             if let Some(replaced) = &replaces {
                 history.remove(replaced);

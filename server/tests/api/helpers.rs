@@ -15,6 +15,7 @@ pub const EVENT_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct TestApp {
     pub address: SocketAddr,
     stop: CancellationToken,
+    running: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for TestApp {
@@ -59,16 +60,28 @@ async fn spawn(configure: impl FnOnce(&mut Settings), llm: Option<Arc<dyn Llm>>)
     let address = application.address();
     let stop = CancellationToken::new();
     let signal = stop.clone();
-    tokio::spawn(async move {
+    let running = tokio::spawn(async move {
         application
             .run_until_stopped(async move { signal.cancelled().await })
             .await
             .expect("server runs");
     });
-    TestApp { address, stop }
+    TestApp {
+        address,
+        stop,
+        running: Some(running),
+    }
 }
 
 impl TestApp {
+    /// Shuts the server down as SIGTERM would, and waits until it has stopped.
+    pub async fn stop(mut self) {
+        self.stop.cancel();
+        if let Some(running) = self.running.take() {
+            running.await.expect("the server stops cleanly");
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
     }

@@ -3,6 +3,8 @@
 #![allow(clippy::unwrap_used)] // Tests fail loudly by design.
 
 mod bedrock;
+mod durable;
+mod engines;
 mod fake_bedrock;
 mod fake_openai;
 mod fake_script;
