@@ -5,7 +5,7 @@
 //! a gap in the live events (a lagging subscriber, a Redis hiccup) is filled from the
 //! journal and the bus before going on.
 
-use std::{collections::VecDeque, sync::Arc};
+use std::{collections::VecDeque, sync::Arc, time::Duration};
 
 use crate::{
     bus::{Bus, BusError, Live, Subscription},
@@ -21,6 +21,10 @@ pub enum FollowError {
     Bus(#[from] BusError),
 }
 
+/// While a turn is open and nothing arrives for this long, the follower looks in the
+/// journal and the bus for events the live stream may have lost (a Redis reconnect).
+const RESYNC_AFTER: Duration = Duration::from_secs(2);
+
 /// A session's events, from a seq on.
 pub struct Follower {
     session: String,
@@ -28,6 +32,10 @@ pub struct Follower {
     backlog: VecDeque<Live>,
     /// The last seq handed out.
     last: u64,
+    /// Whether the last event handed out left its turn open.
+    open: bool,
+    /// The session's latest event when following began.
+    tail: Option<Live>,
 }
 
 /// The events of stored (or journaled) turns after `after`, as live events.
@@ -81,15 +89,27 @@ impl Follower {
         let subscription = bus.subscribe(session).await?;
         let backlog = catch_up(journal, bus, session, after).await?;
         let gap = backlog.first().is_some_and(|first| first.seq > after + 1);
+        let tail = match backlog.last() {
+            Some(last) => Some(last.clone()),
+            None if bus.shared() => bus.tail(session).await?,
+            None => None,
+        };
         Ok((
             Self {
                 session: session.to_owned(),
                 subscription,
                 backlog: backlog.into(),
                 last: after,
+                open: tail.as_ref().is_some_and(|t| !t.terminal),
+                tail,
             },
             gap,
         ))
+    }
+
+    /// The session's latest event when following began (to tell a turn in progress).
+    pub fn tail(&self) -> Option<&Live> {
+        self.tail.as_ref()
     }
 
     /// The last seq handed out.
@@ -104,10 +124,23 @@ impl Follower {
                 if live.seq <= self.last {
                     continue;
                 }
-                self.last = live.seq;
-                return Some(live);
+                return Some(self.hand_out(live));
             }
-            let live = match self.subscription.rx.recv().await {
+            let received = if self.open {
+                match tokio::time::timeout(RESYNC_AFTER, self.subscription.rx.recv()).await {
+                    Ok(received) => received,
+                    Err(_) => {
+                        if let Ok(missing) = catch_up(journal, bus, &self.session, self.last).await
+                        {
+                            self.backlog.extend(missing);
+                        }
+                        continue;
+                    }
+                }
+            } else {
+                self.subscription.rx.recv().await
+            };
+            let live = match received {
                 // Unnumbered: about a turn that never started (not stored, not replayed).
                 Some(live) if live.seq == 0 => return Some(live),
                 Some(live) => live,
@@ -137,9 +170,14 @@ impl Follower {
                 self.backlog.push_back(live);
                 continue;
             }
-            self.last = live.seq;
-            return Some(live);
+            return Some(self.hand_out(live));
         }
+    }
+
+    fn hand_out(&mut self, live: Live) -> Live {
+        self.last = live.seq;
+        self.open = !live.terminal;
+        live
     }
 
     async fn resubscribe(&mut self, journal: &Journal, bus: &dyn Bus) -> Result<(), FollowError> {

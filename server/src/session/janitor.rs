@@ -17,7 +17,10 @@ const MIN_TICK: Duration = Duration::from_millis(10);
 pub(super) async fn run(hub: Arc<Hub>) {
     let tick = (hub.settings.grace / 4).clamp(MIN_TICK, MAX_TICK);
     let presence_every = (hub.settings.grace / 3).max(MIN_TICK);
-    let mut presence_at = Instant::now();
+    // Watched sessions are announced at the first tick, then every third of the grace.
+    let mut presence_at = Instant::now()
+        .checked_sub(presence_every)
+        .unwrap_or_else(Instant::now);
     loop {
         tokio::select! {
             () = tokio::time::sleep(tick) => {}
@@ -37,6 +40,8 @@ pub(super) async fn run(hub: Arc<Hub>) {
             if let Err(error) = hub.bus.touch_presence(&watched).await {
                 tracing::debug!(%error, "cannot announce watched sessions");
             }
+        }
+        if hub.bus.shared() {
             watch_for_stopped_servers(&hub);
         }
     }

@@ -25,6 +25,9 @@ use crate::{
     texts::{Msg, say},
 };
 
+/// How long a turn waits for the store before it is refused.
+const STORE_WAIT: Duration = Duration::from_secs(5);
+
 /// Longest title taken from a first question.
 const TITLE_CHARS: usize = 80;
 
@@ -202,6 +205,19 @@ async fn run_leased(
         Ok(log) => log,
         Err(error) => return Err(error),
     };
+    if hub.bus.shared() {
+        // Before any event shows, the conversation and its question are stored, so
+        // that any server a client turns to can open it.
+        if tokio::time::timeout(STORE_WAIT, log.stored())
+            .await
+            .is_err()
+        {
+            log.finish(TurnStatus::Failed, "[]".into(), Usage::default());
+            return Err(StoreError::Unavailable(
+                "the turn could not be stored in time".into(),
+            ));
+        }
+    }
     let usage_before = session.state().usage;
     let mut publisher = Publisher {
         session,

@@ -55,6 +55,8 @@ struct Slot {
     counted: bool,
     /// Set once the final record is committed.
     durable: watch::Sender<bool>,
+    /// Set once any version of the record is committed.
+    stored: watch::Sender<bool>,
     bytes: usize,
 }
 
@@ -188,6 +190,7 @@ impl Journal {
             finished: false,
             counted: stored,
             durable: watch::Sender::new(false),
+            stored: watch::Sender::new(stored),
             bytes,
         }));
         self.slots()
@@ -404,6 +407,7 @@ impl Journal {
             let mut slots = self.slots();
             for snapshot in collected.snapshots {
                 let slot = lock(&snapshot.slot);
+                slot.stored.send_replace(true);
                 if !(snapshot.finished
                     && !slot.dirty
                     && slot.record.events.len() == snapshot.events)
@@ -458,6 +462,12 @@ impl TurnLog {
             .pending_bytes
             .fetch_add(frame.len(), Ordering::Relaxed);
         slot.record.events.push(frame);
+    }
+
+    /// Resolves once the turn (as it was begun, at least) is in the store.
+    pub async fn stored(&self) {
+        let mut stored = lock(&self.slot).stored.subscribe();
+        let _ = stored.wait_for(|stored| *stored).await;
     }
 
     /// The seq the next event gets.

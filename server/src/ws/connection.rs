@@ -88,6 +88,9 @@ impl Current {
     ) -> Result<(Self, bool), crate::session::FollowError> {
         let watch = Watch::new(session.clone());
         let (follower, gap) = state.hub.follow(&session, after).await?;
+        if let Some(tail) = follower.tail() {
+            session.note(tail);
+        }
         let taken_over = state.hub.attach(&session, connection).await;
         Ok((
             Self {
@@ -359,7 +362,12 @@ where
         let hub = &self.state.hub;
         let kind = match message {
             ClientMessage::Cancel {} => {
-                if hub.cancel(&current.session).await || current.session.is_busy() {
+                let running_elsewhere =
+                    hub.bus.shared() && hub.bus.leased(&current.session.id).await.unwrap_or(false);
+                if hub.cancel(&current.session).await
+                    || current.session.is_busy()
+                    || running_elsewhere
+                {
                     return Ok(()); // the turn answers with its own `cancelled`
                 }
                 return self.outbound.event(ServerEvent::Cancelled {}).await;

@@ -146,23 +146,27 @@ impl TestApp {
 
     /// A WebSocket client with or without an owner cookie, that has read nothing.
     pub async fn connect_raw_as(&self, cookie: Option<&str>) -> WsClient {
-        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-        let mut request = format!("ws://{}/ws", self.address)
-            .into_client_request()
-            .unwrap();
-        if let Some(cookie) = cookie {
-            request
-                .headers_mut()
-                .insert("cookie", cookie.parse().unwrap());
-        }
-        let (socket, response) = tokio_tungstenite::connect_async(request)
-            .await
-            .expect("WebSocket connects");
-        let given = owner_cookie(response.headers());
-        WsClient {
-            socket,
-            cookie: cookie.map(str::to_owned).or(given),
-        }
+        connect_to(self.address, cookie).await
+    }
+}
+
+/// A WebSocket client on the server at `address`, with or without an owner cookie,
+/// that has read nothing yet.
+pub async fn connect_to(address: SocketAddr, cookie: Option<&str>) -> WsClient {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = format!("ws://{address}/ws").into_client_request().unwrap();
+    if let Some(cookie) = cookie {
+        request
+            .headers_mut()
+            .insert("cookie", cookie.parse().unwrap());
+    }
+    let (socket, response) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("WebSocket connects");
+    let given = owner_cookie(response.headers());
+    WsClient {
+        socket,
+        cookie: cookie.map(str::to_owned).or(given),
     }
 }
 

@@ -15,6 +15,7 @@ mod openai;
 mod pages;
 mod process;
 mod reliability;
+mod replicas;
 mod rest;
 mod resume;
 mod security;
