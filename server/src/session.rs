@@ -259,6 +259,7 @@ impl Hub {
             record.turns,
             Some(meta),
         );
+        session.state().updated_ms = record.updated_ms;
         let mut sessions = self.sessions();
         if let Some(existing) = sessions.get(&record.id) {
             return existing.clone(); // opened concurrently
@@ -314,6 +315,11 @@ impl Hub {
         after: u64,
     ) -> Result<(Follower, bool), FollowError> {
         Follower::start(&self.journal, self.bus.as_ref(), &session.id, after).await
+    }
+
+    /// Follows a session that has no events yet.
+    pub async fn follow_new(&self, session: &LiveSession) -> Result<Follower, FollowError> {
+        Follower::start_new(self.bus.as_ref(), &session.id).await
     }
 
     /// The next event of a follower.

@@ -353,7 +353,20 @@ async fn readiness(
         }
     };
     let store_kind = state.hub.journal.store().kind();
-    let store = part(store_kind, store.map(|r| r.map_err(|e| e.to_string())));
+    let journal = state.hub.journal.clone();
+    let store = part(
+        store_kind,
+        store.map(|r| {
+            r.map_err(|e| e.to_string()).and_then(|()| {
+                // Answering is not enough: turns waiting to be written must have been.
+                if journal.healthy() {
+                    Ok(())
+                } else {
+                    Err("turns are waiting to be written".to_owned())
+                }
+            })
+        }),
+    );
     let bus = part(
         state.hub.bus.kind(),
         bus.map(|r| r.map_err(|e| e.to_string())),

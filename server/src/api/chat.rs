@@ -132,16 +132,20 @@ struct Started {
 /// Opens (or creates) the conversation, follows it, and queues the message.
 async fn start(state: &AppState, owner: &Owner, ask: Ask) -> Result<Started, AppError> {
     let hub = &state.hub;
-    let session = match &ask.conversation_id {
+    let session = match &ask.conversation_id.clone() {
         Some(id) => hub.open(id, owner).await?,
         None => hub.create(owner)?,
     };
     let watch = Watch::new(session.clone());
     // Followed before the message is queued: none of its events can be missed.
-    let (follower, _) = hub
-        .follow(&session, session.last_seq())
-        .await
-        .map_err(|_| AppError::StorageUnavailable)?;
+    let mut follower = if ask.conversation_id.is_none() {
+        hub.follow_new(&session).await
+    } else {
+        hub.follow(&session, session.last_seq())
+            .await
+            .map(|(f, _)| f)
+    }
+    .map_err(|_| AppError::StorageUnavailable)?;
     let turn_id = session
         .enqueue(TurnKind::Message(ask.message))
         .map_err(|error| match error {
@@ -150,6 +154,7 @@ async fn start(state: &AppState, owner: &Owner, ask: Ask) -> Result<Started, App
             ),
             QueueError::Closed => AppError::StorageUnavailable,
         })?;
+    follower.expect_turn();
     Ok(Started {
         session,
         follower,

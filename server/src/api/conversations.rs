@@ -96,11 +96,15 @@ pub async fn list(
     owner: Owner,
 ) -> Result<Json<Vec<ConversationItem>>, AppError> {
     let store = state.hub.journal.store();
+    // Sessions held here know their latest turns before the store does.
     let mut items: Vec<ConversationSummary> = store
         .list(owner.hash(), LIST_LIMIT)
         .await?
         .iter()
-        .map(|c| c.summary())
+        .map(|c| {
+            let live = state.hub.get(&c.id).and_then(|s| s.summary());
+            live.unwrap_or_else(|| c.summary())
+        })
         .collect();
     // Conversations whose first turn is not stored yet.
     for meta in state.hub.journal.pending_metas() {

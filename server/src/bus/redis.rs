@@ -14,7 +14,7 @@
 //! pushes), re-subscribed by the connection manager after a reconnect.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{Arc, Mutex, MutexGuard},
     time::Duration,
 };
@@ -120,6 +120,8 @@ pub struct RedisBus {
     commands: ConnectionManager,
     pubsub: ConnectionManager,
     subscribers: Subscribers,
+    /// Sessions followed here whose channel could not be subscribed yet.
+    unsubscribed: Arc<Mutex<HashSet<String>>>,
     receiver: Mutex<Option<mpsc::UnboundedReceiver<(String, Control)>>>,
     lease_ms: u64,
     presence_ms: u64,
@@ -135,7 +137,10 @@ impl RedisBus {
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_response_timeout(Some(RESPONSE_TIMEOUT))
             .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_max_delay(Duration::from_secs(2));
+            // Fail fast while Redis is away (turns get `storage_unavailable`); the
+            // next command reconnects.
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(500));
         let client = redis::Client::open(url).map_err(unavailable)?;
         let separator = if url.contains('?') { '&' } else { '?' };
         let resp3 =
@@ -170,11 +175,18 @@ impl RedisBus {
         let subscribers: Subscribers = Arc::default();
         let (controls, receiver) = mpsc::unbounded_channel();
         tokio::spawn(dispatch(push_rx, subscribers.clone(), controls));
+        let unsubscribed: Arc<Mutex<HashSet<String>>> = Arc::default();
+        tokio::spawn(resubscribe(
+            pubsub.clone(),
+            unsubscribed.clone(),
+            subscribers.clone(),
+        ));
         let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1);
         Ok(Self {
             commands,
             pubsub,
             subscribers,
+            unsubscribed,
             receiver: Mutex::new(Some(receiver)),
             lease_ms: millis(lease),
             presence_ms: millis(grace).max(1000),
@@ -242,6 +254,45 @@ async fn dispatch(
         };
         if let Some(live) = parse_live(&payload) {
             deliver(&subscribers, session, &live);
+        }
+    }
+}
+
+/// Keeps the subscription connection alive and subscribes, once a second, the
+/// channels that could not be subscribed (Redis was away). Ends when the bus is
+/// dropped.
+async fn resubscribe(
+    pubsub: ConnectionManager,
+    unsubscribed: Arc<Mutex<HashSet<String>>>,
+    subscribers: Subscribers,
+) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if Arc::strong_count(&unsubscribed) == 1 {
+            return;
+        }
+        // The subscription connection reconnects (and re-subscribes) only when used:
+        // a ping a second brings it back soon after Redis does.
+        let mut connection = pubsub.clone();
+        if redis::cmd("PING")
+            .query_async::<Value>(&mut connection)
+            .await
+            .is_err()
+        {
+            continue;
+        }
+        let pending: Vec<String> = guard(&unsubscribed).iter().cloned().collect();
+        for session in pending {
+            if !guard(&subscribers).contains_key(&session) {
+                guard(&unsubscribed).remove(&session);
+                continue;
+            }
+            let mut connection = pubsub.clone();
+            if connection.subscribe(key(&session, "live")).await.is_ok() {
+                guard(&unsubscribed).remove(&session);
+            } else {
+                break; // still away
+            }
         }
     }
 }
@@ -331,10 +382,12 @@ impl Bus for RedisBus {
         };
         if first {
             let mut pubsub = self.pubsub.clone();
-            pubsub
-                .subscribe(key(session, "live"))
-                .await
-                .map_err(unavailable)?;
+            if let Err(error) = pubsub.subscribe(key(session, "live")).await {
+                // Followers catch up from the store and the stream; the channel is
+                // subscribed again as soon as Redis answers.
+                tracing::debug!(%error, "cannot subscribe to a session's events yet");
+                guard(&self.unsubscribed).insert(session.to_owned());
+            }
         }
         Ok(subscription)
     }

@@ -72,6 +72,8 @@ pub(super) struct State {
     pub usage: Usage,
     /// Turns that count (replaced ones do not).
     pub turns: u32,
+    /// When its latest turn ended (Unix ms).
+    pub updated_ms: u64,
     /// Created on its first turn: title and creation time.
     pub meta: Option<Arc<ConversationMeta>>,
     /// A turn whose events clients here follow and that has not ended, with when its
@@ -120,6 +122,7 @@ impl LiveSession {
                 next_seq,
                 usage,
                 turns,
+                updated_ms: crate::clock::now_ms(),
                 meta,
                 open_turn: None,
             }),
@@ -165,7 +168,7 @@ impl LiveSession {
             id: self.id.clone(),
             title: meta.title.clone(),
             created_ms: meta.created_ms,
-            updated_ms: crate::clock::now_ms(),
+            updated_ms: state.updated_ms,
             turns: state.turns,
             usage: (!state.usage.is_empty()).then_some(state.usage),
         })

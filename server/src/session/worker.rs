@@ -273,6 +273,7 @@ async fn run_leased(
     {
         let mut state = session.state();
         state.usage.add(&usage);
+        state.updated_ms = crate::clock::now_ms();
         if replaces.is_none() {
             state.turns += 1;
         }

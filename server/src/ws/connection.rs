@@ -87,7 +87,12 @@ impl Current {
         after: u64,
     ) -> Result<(Self, bool), crate::session::FollowError> {
         let watch = Watch::new(session.clone());
-        let (follower, gap) = state.hub.follow(&session, after).await?;
+        let (follower, gap) = if after == 0 && session.summary().is_none() {
+            // A new session: nothing stored to replay (and no store to wait for).
+            (state.hub.follow_new(&session).await?, false)
+        } else {
+            state.hub.follow(&session, after).await?
+        };
         if let Some(tail) = follower.tail() {
             session.note(tail);
         }
@@ -393,7 +398,10 @@ where
             ClientMessage::Regenerate {} => TurnKind::Regenerate,
         };
         match current.session.enqueue(kind) {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                current.follower.expect_turn();
+                Ok(())
+            }
             Err(QueueError::Busy) => {
                 self.state.metrics.reject("busy");
                 let why =

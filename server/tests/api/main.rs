@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)] // Tests fail loudly by design.
 
 mod bedrock;
+mod conversations;
 mod durable;
 mod engines;
 mod fake_bedrock;
@@ -12,6 +13,7 @@ mod fixtures;
 mod helpers;
 mod load;
 mod openai;
+mod outages;
 mod pages;
 mod process;
 mod reliability;
