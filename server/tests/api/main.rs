@@ -21,5 +21,6 @@ mod replicas;
 mod rest;
 mod resume;
 mod security;
+mod sessions;
 mod turns;
 mod websocket;
