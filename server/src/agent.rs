@@ -19,6 +19,7 @@ use crate::{
     llm::{ChatMessage, Llm, LlmError, ToolCall},
     mcp::{McpClient, McpError},
     metrics::{GaugeGuard, Metrics, OutcomeLabels, ReasonLabels},
+    texts::{Msg, say},
 };
 
 pub use graph::{AgentState, Graph, NodeId, Transition};
@@ -78,56 +79,25 @@ impl AgentError {
 
     /// A clear message for the user, in their language, that leaks no internals.
     pub fn user_message(&self, lang: Lang) -> String {
-        match (lang, self) {
-            (Lang::Es, Self::Toolbox(McpError::Unavailable(_))) => {
-                "El toolbox de herramientas no está disponible ahora mismo. Inténtalo de nuevo en unos segundos.".into()
-            }
-            (Lang::Es, Self::Toolbox(McpError::Timeout { tool, timeout })) => format!(
-                "La herramienta {tool} no respondió en {} s. Inténtalo de nuevo.",
-                timeout.as_secs_f32()
-            ),
-            (Lang::Es, Self::Llm(LlmError::Timeout)) => {
-                "El modelo de lenguaje no respondió a tiempo. Inténtalo de nuevo.".into()
-            }
-            (Lang::Es, Self::Llm(LlmError::Unavailable(_))) => {
-                "El modelo de lenguaje no está disponible ahora mismo. Inténtalo de nuevo más tarde.".into()
-            }
-            (Lang::Es, Self::Llm(LlmError::Refused(why))) => {
-                format!("El modelo de lenguaje rechazó la petición: {why}")
-            }
-            (Lang::Es, Self::Llm(LlmError::AccessDenied)) => {
-                "El servidor no tiene permiso para usar el modelo de lenguaje (revisa sus credenciales y su acceso al modelo).".into()
-            }
-            (Lang::Es, Self::Llm(LlmError::ModelNotFound(model))) => {
-                format!("El modelo de lenguaje configurado ({model}) no existe o no está disponible.")
-            }
-            (Lang::Es, Self::Llm(LlmError::Throttled)) => {
-                "El modelo de lenguaje está recibiendo demasiadas peticiones. Inténtalo de nuevo en unos segundos.".into()
-            }
-            (Lang::Es, Self::IterationLimit(n)) => format!(
-                "El agente se detuvo tras {n} iteraciones sin llegar a una respuesta. Prueba a dividir la petición en partes."
-            ),
-            (Lang::Es, Self::Timeout(limit)) => format!(
-                "La respuesta tardó más de {} s y se canceló. Inténtalo de nuevo.",
-                limit.as_secs_f32()
-            ),
-            (Lang::Es, Self::Cancelled | Self::ClientGone(_)) => "Turno cancelado.".into(),
-            (Lang::En, Self::Toolbox(McpError::Unavailable(_))) => {
-                "The toolbox is unavailable right now. Please try again in a few seconds.".into()
-            }
-            (Lang::En, Self::Cancelled | Self::ClientGone(_)) => "Turn cancelled.".into(),
-            // Retrying does not help with these two: say what to fix instead.
-            (Lang::En, Self::Llm(LlmError::AccessDenied)) => {
-                "The server is not allowed to use the language model (check its credentials and its access to the model).".into()
-            }
-            (Lang::En, Self::Llm(LlmError::ModelNotFound(model))) => {
-                format!("The configured language model ({model}) does not exist or is not available.")
-            }
-            (Lang::En, Self::IterationLimit(n)) => format!(
-                "The agent stopped after {n} iterations without reaching an answer. Try splitting the request into parts."
-            ),
-            (Lang::En, other) => format!("{other}. Please try again."),
-        }
+        let msg = match self {
+            Self::Toolbox(McpError::Unavailable(_)) => Msg::ToolboxUnavailable,
+            Self::Toolbox(McpError::Timeout { tool, timeout }) => Msg::ToolTimeout {
+                tool,
+                secs: timeout.as_secs_f32(),
+            },
+            Self::Llm(LlmError::Timeout) => Msg::LlmTimeout,
+            Self::Llm(LlmError::Unavailable(why)) => Msg::LlmUnavailable(why),
+            Self::Llm(LlmError::Refused(why)) => Msg::LlmRefused(why),
+            Self::Llm(LlmError::AccessDenied) => Msg::LlmAccessDenied,
+            Self::Llm(LlmError::ModelNotFound(model)) => Msg::LlmModelNotFound(model),
+            Self::Llm(LlmError::Throttled) => Msg::LlmThrottled,
+            Self::IterationLimit(n) => Msg::IterationLimit(*n),
+            Self::Timeout(limit) => Msg::TurnTimeout {
+                secs: limit.as_secs_f32(),
+            },
+            Self::Cancelled | Self::ClientGone(_) => Msg::TurnCancelled,
+        };
+        say(lang, msg).into_owned()
     }
 }
 

@@ -88,10 +88,7 @@ impl Llm for LocalPlanner {
     }
 
     fn consulting(&self, lang: Lang) -> String {
-        match lang {
-            Lang::Es => "Consultando al planificador local...".into(),
-            Lang::En => "Consulting the local planner...".into(),
-        }
+        crate::texts::say(lang, crate::texts::Msg::ConsultingPlanner).into_owned()
     }
 
     async fn complete(
