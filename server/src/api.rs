@@ -4,15 +4,23 @@
 //! - `POST /api/chat/stream`: the same turn as Server-Sent Events carrying the
 //!   WebSocket protocol's events.
 //! - `GET /api/openapi.json`: the OpenAPI document, generated from this code.
+//!
+//! Each client address may start `CLIENT_RATE_LIMIT_PER_SEC` turns per second and run
+//! `MAX_API_TURNS_PER_CLIENT` at once (429 beyond); the server runs at most
+//! `MAX_CONCURRENT_TURNS` turns (503 beyond). Turns are tracked, so shutdown lets them
+//! finish; each Server-Sent Event is at most `MAX_SSE_EVENT_BYTES`.
 
-use std::convert::Infallible;
+mod sse;
+
+use std::{convert::Infallible, net::SocketAddr, sync::Arc};
 
 use async_trait::async_trait;
 use axum::{
     Json, Router,
+    body::Body,
     extract::{
-        DefaultBodyLimit, Request, State,
-        rejection::{BytesRejection, JsonRejection},
+        ConnectInfo, DefaultBodyLimit, Request, State,
+        rejection::{BytesRejection, FailedToBufferBody, JsonRejection},
     },
     middleware::Next,
     response::{
@@ -22,19 +30,21 @@ use axum::{
     routing::{get, post},
 };
 use futures::Stream;
-use protocol::{Args, ServerEvent, ServerFrame};
+use protocol::{Args, ServerEvent};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use tokio::sync::mpsc;
 use utoipa::{OpenApi, ToSchema};
 
+use self::sse::SseSink;
 use crate::{
     agent::{EventSink, SinkClosed},
     error::{AppError, ErrorBody},
     lang::detect,
     security,
+    serve::{Guarded, Peer},
     state::AppState,
-    ws::{connection::new_id, session::now_ms},
+    ws::connection::new_id,
 };
 
 /// A chat request (documents the body; handlers validate it by hand).
@@ -90,14 +100,20 @@ pub struct ToolCallRecord {
 )]
 pub struct ApiDoc;
 
-/// The `/api` routes, with their API key check, body limit and CORS.
+/// The `/api` routes, with their rate limits, API key check, body limit and CORS.
 pub fn routes(state: &AppState) -> Router<AppState> {
+    let key = state.settings.api_key.clone().map(Arc::new);
     let guarded = Router::new()
         .route("/api/chat", post(chat))
         .route("/api/chat/stream", post(chat_stream))
         .layer(axum::middleware::from_fn_with_state(
+            key,
+            security::require_api_key,
+        ))
+        // Outermost: a client over its limits is refused before anything else.
+        .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            require_api_key,
+            client_limits,
         ));
     Router::new()
         .route("/api/openapi.json", get(openapi))
@@ -110,12 +126,30 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
 
-async fn require_api_key(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let key = state.settings.api_key.as_ref();
-    if security::authorized(key, request.headers(), request.uri().query()) {
-        next.run(request).await
-    } else {
-        AppError::Unauthorized.into_response()
+/// Admits a REST turn against its client's rate and concurrency, holding the
+/// client's slot until the response (or its event stream) ends.
+async fn client_limits(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0);
+    let client = state
+        .limits
+        .client_ip(request.headers(), Peer(peer).or_unspecified());
+    match state.limits.api_turn(client) {
+        Ok(slot) => next
+            .run(request)
+            .await
+            .map(|body| Body::new(Guarded::new(body, slot))),
+        Err(refused) => {
+            state.metrics.reject("client_api_limit");
+            tracing::info!(%client, %refused, "REST turn refused");
+            AppError::RateLimited {
+                message: format!("{refused}; try again in a moment"),
+                retry_after_secs: refused.retry_after_secs(),
+            }
+            .into_response()
+        }
     }
 }
 
@@ -129,11 +163,16 @@ fn message_of(
         return Err(AppError::ShuttingDown);
     }
     let Json(object) = body.map_err(|rejection| match rejection {
+        JsonRejection::BytesRejection(BytesRejection::FailedToBufferBody(
+            FailedToBufferBody::LengthLimitError(_),
+        )) => AppError::TooLarge(format!(
+            "the request body is larger than {} bytes",
+            state.settings.max_body_bytes
+        )),
         JsonRejection::BytesRejection(BytesRejection::FailedToBufferBody(_)) => {
-            AppError::TooLarge(format!(
-                "the request body is larger than {} bytes",
-                state.settings.max_body_bytes
-            ))
+            AppError::BadRequest(
+                "the request body could not be read (it stopped arriving or was cut off)".into(),
+            )
         }
         other => AppError::BadRequest(format!(
             "expected a JSON body such as {{\"message\":\"Suma 10 y 5\"}}: {}",
@@ -168,8 +207,9 @@ fn message_of(
         (status = 401, description = "Missing or wrong API key", body = ErrorBody),
         (status = 413, description = "Body or message too large", body = ErrorBody),
         (status = 422, description = "The agent hit its iteration limit", body = ErrorBody),
+        (status = 429, description = "This client sends too many requests or runs too many turns at once (see Retry-After)", body = ErrorBody),
         (status = 502, description = "The toolbox or the LLM is unavailable", body = ErrorBody),
-        (status = 503, description = "The server is shutting down", body = ErrorBody),
+        (status = 503, description = "The server is busy or shutting down (see Retry-After)", body = ErrorBody),
         (status = 504, description = "A tool, the LLM or the turn timed out", body = ErrorBody),
     )
 )]
@@ -178,18 +218,26 @@ async fn chat(
     body: Result<Json<Map<String, Value>>, JsonRejection>,
 ) -> Result<Json<ChatResponse>, AppError> {
     let message = message_of(&state, body)?;
+    let lang = detect(&message);
+    let permit = state
+        .agent
+        .admit()
+        .map_err(|error| AppError::Agent { error, lang })?;
     let turn_id = new_id();
     // The turn stops if the client goes away (axum drops this future) or when the
-    // server's shutdown grace period is over.
+    // server's shutdown grace period is over; until then, shutdown waits for it.
     let cancel = state.hard_stop.child_token();
+    let agent = state.agent.clone();
+    let turn = async {
+        agent
+            .run_admitted_turn(permit, &turn_id, &message, &[], &mut Discard, &cancel)
+            .await
+    };
     let summary = state
-        .agent
-        .run_turn(&turn_id, &message, &[], &mut Discard, &cancel)
+        .turns
+        .track_future(turn)
         .await
-        .map_err(|error| AppError::Agent {
-            error,
-            lang: detect(&message),
-        })?;
+        .map_err(|error| AppError::Agent { error, lang })?;
     Ok(Json(ChatResponse {
         response: summary.response,
         tool_calls: summary
@@ -221,7 +269,8 @@ async fn chat(
         (status = 400, description = "Malformed or empty input", body = ErrorBody),
         (status = 401, description = "Missing or wrong API key", body = ErrorBody),
         (status = 413, description = "Body or message too large", body = ErrorBody),
-        (status = 503, description = "The server is shutting down", body = ErrorBody),
+        (status = 429, description = "This client sends too many requests or runs too many turns at once (see Retry-After)", body = ErrorBody),
+        (status = 503, description = "The server is busy or shutting down (see Retry-After)", body = ErrorBody),
     )
 )]
 async fn chat_stream(
@@ -229,48 +278,31 @@ async fn chat_stream(
     body: Result<Json<Map<String, Value>>, JsonRejection>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
     let message = message_of(&state, body)?;
+    // Refused before the stream starts, so the client gets a status, not an event.
+    let permit = state.agent.admit().map_err(|error| AppError::Agent {
+        error,
+        lang: detect(&message),
+    })?;
     let turn_id = new_id();
     let (tx, rx) = mpsc::channel(64);
     let cancel = state.hard_stop.child_token();
-    tokio::spawn(async move {
+    let agent = state.agent.clone();
+    let max_event_bytes = state.settings.max_sse_event_bytes as usize;
+    state.turns.spawn(async move {
         let mut sink = SseSink {
             tx,
             turn_id: turn_id.clone(),
+            max_event_bytes,
         };
         // Errors reach the client as `error` events; a vanished client stops the turn.
-        let _ = state
-            .agent
-            .run_turn(&turn_id, &message, &[], &mut sink, &cancel)
+        let _ = agent
+            .run_admitted_turn(permit, &turn_id, &message, &[], &mut sink, &cancel)
             .await;
     });
     let events = futures::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|event| (Ok(event), rx))
     });
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
-}
-
-/// Sends turn events as SSE events, serialised once.
-struct SseSink {
-    tx: mpsc::Sender<Event>,
-    turn_id: String,
-}
-
-#[async_trait]
-impl EventSink for SseSink {
-    async fn send(&mut self, event: ServerEvent) -> Result<(), SinkClosed> {
-        let kind = event.kind();
-        let frame = ServerFrame {
-            event,
-            turn_id: Some(self.turn_id.clone()),
-            seq: None,
-            ts_ms: Some(now_ms()),
-        };
-        let data = serde_json::to_string(&frame).map_err(|_| SinkClosed)?;
-        self.tx
-            .send(Event::default().event(kind).data(data))
-            .await
-            .map_err(|_| SinkClosed)
-    }
 }
 
 /// `/api/chat` answers from the turn's summary, so its events go nowhere.

@@ -3,7 +3,7 @@
 
 use axum::{
     Json,
-    http::StatusCode,
+    http::{HeaderValue, StatusCode, header::RETRY_AFTER},
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
@@ -37,6 +37,13 @@ pub enum AppError {
     /// The server is shutting down and takes no new work.
     #[error("the server is shutting down; try again shortly")]
     ShuttingDown,
+    /// This client sends too much, or runs too many turns at once.
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        /// Seconds to wait, for `Retry-After`.
+        retry_after_secs: u64,
+    },
     /// The turn failed.
     #[error("{}", .error.user_message(*.lang))]
     Agent { error: AgentError, lang: Lang },
@@ -49,6 +56,7 @@ impl AppError {
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             // The same classification the WebSocket sends as the error's code.
             Self::Agent { error, .. } => match error.code() {
                 ErrorCode::ToolboxUnavailable | ErrorCode::LlmUnavailable => {
@@ -56,7 +64,7 @@ impl AppError {
                 }
                 ErrorCode::Timeout => StatusCode::GATEWAY_TIMEOUT,
                 ErrorCode::IterationLimit => StatusCode::UNPROCESSABLE_ENTITY,
-                ErrorCode::Cancelled => StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::Cancelled | ErrorCode::Busy => StatusCode::SERVICE_UNAVAILABLE,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
         }
@@ -69,6 +77,7 @@ impl AppError {
             Self::TooLarge(_) => "too_large".into(),
             Self::Unauthorized => "unauthorized".into(),
             Self::ShuttingDown => "unavailable".into(),
+            Self::RateLimited { .. } => "rate_limited".into(),
             Self::Agent { error, .. } => serde_json::to_value(error.code())
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned))
@@ -83,10 +92,25 @@ impl IntoResponse for AppError {
         if status.is_server_error() {
             tracing::warn!(error.code = self.code(), error.detail = ?self, "API request failed");
         }
+        // When to try again: as told for rate limits, in a moment when busy.
+        let retry_after = match &self {
+            Self::RateLimited {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            Self::ShuttingDown => Some(5),
+            Self::Agent { error, .. } if error.code() == ErrorCode::Busy => Some(1),
+            _ => None,
+        };
         let body = ErrorBody {
             error: self.code(),
             message: self.to_string(),
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
     }
 }

@@ -3,9 +3,7 @@
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use axum::{
-    Json, Router, http::StatusCode, response::IntoResponse, routing::get, serve::ListenerExt,
-};
+use axum::{Json, Router, http::StatusCode, response::IntoResponse, routing::get};
 use leptos::config::LeptosOptions;
 use serde_json::json;
 use tokio::{net::TcpListener, sync::Semaphore};
@@ -16,13 +14,20 @@ use crate::{
     agent::{Agent, AgentSettings},
     api,
     config::Settings,
+    legacy_page,
+    limits::{ClientLimits, LimitSettings},
     llm::Llm,
     mcp::{McpClient, McpSettings},
     metrics::Metrics,
-    security,
+    security::{self, HostPolicy},
+    serve::{ServeSettings, serve},
     state::AppState,
     ws::{self, registry::Registry},
 };
+
+/// The longest `/readyz` takes: it answers 503 rather than wait longer for the
+/// toolbox (the Kubernetes probe's timeout is set above this).
+pub const READINESS_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A built, bound, not yet running server.
 pub struct Application {
@@ -68,6 +73,11 @@ impl Application {
             call_timeout: settings.tool_timeout,
             connect_timeout: Duration::from_secs(5),
             max_concurrent_calls: 1024,
+            // The embedded toolbox's /mcp wants the key like every public route.
+            api_key: embedded_toolbox
+                .is_some()
+                .then(|| settings.api_key.clone())
+                .flatten(),
         });
         let agent = Arc::new(Agent::new(
             llm,
@@ -76,17 +86,27 @@ impl Application {
                 max_iterations: settings.max_iterations,
                 turn_timeout: settings.turn_timeout,
                 llm_timeout: settings.llm.timeout,
+                max_history_bytes: settings.max_history_bytes,
+                max_answer_chars: settings.max_answer_chars as usize,
+                max_concurrent_turns: settings.max_concurrent_turns as usize,
             },
             metrics.clone(),
         ));
+        let hosts = HostPolicy::new(
+            settings.allowed_hosts.iter().map(String::as_str),
+            settings.public_origin.as_deref(),
+        );
         let state = AppState {
             leptos_options: leptos_options()?,
             agent,
             sessions: Arc::new(Registry::new(settings.session_grace, metrics.clone())),
             connection_slots: Arc::new(Semaphore::new(settings.max_connections)),
+            limits: ClientLimits::new(LimitSettings::from_settings(&settings)),
+            hosts: Arc::new(hosts),
             settings: Arc::new(settings),
             metrics,
             connections: TaskTracker::new(),
+            turns: TaskTracker::new(),
             shutdown: CancellationToken::new(),
             hard_stop: CancellationToken::new(),
         };
@@ -109,9 +129,10 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `signal` resolves, then shuts down gracefully: new WebSocket
-    /// sessions stop, turns in flight finish (within a grace period), their sockets
-    /// close with 1001, and the listener stops.
+    /// Serves until `signal` resolves, then shuts down gracefully: `/readyz` turns 503,
+    /// new WebSocket sessions and turns stop, turns in flight (WebSocket, REST, SSE)
+    /// finish within the grace period, sockets close with 1001, and the listener stops
+    /// once the HTTP requests still open are answered.
     pub async fn run_until_stopped(
         self,
         signal: impl Future<Output = ()> + Send + 'static,
@@ -125,6 +146,7 @@ impl Application {
             mcp.url = %state.agent.mcp().url(),
             "toolstream server listening"
         );
+        warn_about_exposure(&state.settings, self.address);
         // Connect to the toolbox early, so the first turn does not pay for it.
         let agent = state.agent.clone();
         tokio::spawn(async move {
@@ -135,17 +157,25 @@ impl Application {
         });
 
         let stopping = state.clone();
-        let listener = self.listener.tap_io(|tcp| {
-            // Small frames in both directions: Nagle's delay would dominate latency.
-            let _ = tcp.set_nodelay(true);
-        });
-        axum::serve(listener, self.router)
-            .with_graceful_shutdown(async move {
+        let settings = &state.settings;
+        let serve_settings = ServeSettings {
+            header_read_timeout: settings.header_read_timeout,
+            idle_timeout: settings.http_idle_timeout,
+            max_connections: settings.max_http_connections as usize,
+            drain_timeout: Duration::from_secs(5),
+        };
+        serve(
+            self.listener,
+            self.router,
+            serve_settings,
+            state.limits.clone(),
+            state.metrics.clone(),
+            async move {
                 signal.await;
                 drain(&stopping).await;
-            })
-            .await
-            .context("server error")?;
+            },
+        )
+        .await;
         self.toolbox_shutdown.cancel();
         state.agent.mcp().close().await;
         tracing::info!("server stopped");
@@ -153,9 +183,27 @@ impl Application {
     }
 }
 
-/// Shutdown, first phase: refuse new connections and turns, let turns in flight finish
-/// within the grace period, close WebSockets with 1001. Then axum stops listening and
-/// waits for the HTTP requests still in flight.
+/// Says at startup what an operator should know about who can reach the server.
+fn warn_about_exposure(settings: &Settings, address: SocketAddr) {
+    match &settings.api_key {
+        None if !address.ip().is_loopback() => tracing::warn!(
+            %address,
+            "listening beyond loopback without AGENT_API_KEY: anyone who reaches this port \
+             can run turns (and spend on the LLM) and call the tools; set AGENT_API_KEY, or \
+             HOST=127.0.0.1 for local use"
+        ),
+        Some(key) if !security::fits_subprotocol(key) => tracing::warn!(
+            "AGENT_API_KEY has characters a WebSocket subprotocol cannot carry, so the \
+             browser UI cannot send it; use letters, digits and -._~+ (e.g. `openssl rand -hex 32`)"
+        ),
+        _ => {}
+    }
+}
+
+/// Shutdown, first phase (the listener still answers, so `/readyz` can say 503 and
+/// health checks pass): refuse new connections and turns, let turns in flight
+/// finish within the grace period, close WebSockets with 1001. Then the server stops
+/// listening and waits for the HTTP requests still in flight.
 async fn drain(state: &AppState) {
     let grace = state.settings.shutdown_grace;
     tracing::info!(
@@ -164,15 +212,21 @@ async fn drain(state: &AppState) {
     );
     state.shutdown.cancel();
     state.connections.close();
-    if tokio::time::timeout(grace, state.connections.wait())
-        .await
-        .is_err()
-    {
+    state.turns.close();
+    let everything = async {
+        state.connections.wait().await;
+        state.turns.wait().await;
+    };
+    if tokio::time::timeout(grace, everything).await.is_err() {
         tracing::warn!("grace period over; cancelling the remaining turns");
     }
     state.hard_stop.cancel();
     state.sessions.close_all();
-    let _ = tokio::time::timeout(Duration::from_secs(2), state.connections.wait()).await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        state.connections.wait().await;
+        state.turns.wait().await;
+    })
+    .await;
 }
 
 /// A loopback address to reach a listener bound to `address`.
@@ -210,17 +264,26 @@ pub fn router(state: AppState, embedded_toolbox: Option<Router<AppState>>) -> Ro
     let mut router = Router::new()
         .route("/", get(page))
         .route("/ws", get(ws::upgrade))
+        .route("/test-websocket.html", get(legacy_page::serve))
         .route("/health", get(health))
         .route("/healthz", get(health))
         .route("/readyz", get(readiness))
         .route("/metrics", get(metrics));
     router = router.merge(api::routes(&state));
     if let Some(toolbox) = embedded_toolbox {
-        router = router.merge(toolbox);
+        let key = state.settings.api_key.clone().map(Arc::new);
+        router = router.merge(toolbox.layer(axum::middleware::from_fn_with_state(
+            key,
+            security::require_api_key,
+        )));
     }
     router
         .fallback_service(assets)
         .layer(axum::middleware::from_fn(security::headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.hosts.clone(),
+            security::check_host,
+        ))
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::new())
         .with_state(state)
@@ -259,20 +322,55 @@ async fn health() -> impl IntoResponse {
     Json(json!({ "status": "healthy", "service": "websocket-agent" }))
 }
 
-/// Ready when the toolbox answers a ping now (connecting if needed).
+/// Ready when the toolbox answers a ping now (connecting if needed), within
+/// [`READINESS_TIMEOUT`]; never while shutting down, so traffic moves away at once.
 async fn readiness(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> impl IntoResponse {
     let llm = state.agent.llm().info();
-    let (status, toolbox) = match state.agent.mcp().probe(Duration::from_secs(2)).await {
-        Ok(tools) => (StatusCode::OK, json!({ "ok": true, "tools": tools })),
-        Err(error) => (
+    let probe = async {
+        if state.shutdown.is_cancelled() {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "draining",
+                json!({ "ok": false, "error": "the server is shutting down" }),
+            );
+        }
+        match tokio::time::timeout(
+            READINESS_TIMEOUT,
+            state.agent.mcp().probe(Duration::from_secs(2)),
+        )
+        .await
+        {
+            Ok(Ok(tools)) => (
+                StatusCode::OK,
+                "ready",
+                json!({ "ok": true, "tools": tools }),
+            ),
+            Ok(Err(error)) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_ready",
+                json!({ "ok": false, "error": error.to_string() }),
+            ),
+            Err(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "not_ready",
+                json!({ "ok": false, "error": "the toolbox did not answer in time" }),
+            ),
+        }
+    };
+    // Shutdown may begin while the toolbox is asked: it wins at once.
+    let (status, label, toolbox) = tokio::select! {
+        biased;
+        () = state.shutdown.cancelled() => (
             StatusCode::SERVICE_UNAVAILABLE,
-            json!({ "ok": false, "error": error.to_string() }),
+            "draining",
+            json!({ "ok": false, "error": "the server is shutting down" }),
         ),
+        answer = probe => answer,
     };
     let body = json!({
-        "status": if status == StatusCode::OK { "ready" } else { "not_ready" },
+        "status": label,
         "toolbox": toolbox,
         "llm": { "provider": llm.provider, "model": llm.model },
     });

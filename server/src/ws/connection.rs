@@ -21,7 +21,10 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tracing::Instrument;
 
 use super::session::{Attachment, Outgoing, QueueError, Session, now_ms};
-use crate::{agent::SinkClosed, config::Settings, metrics::GaugeGuard, state::AppState};
+use crate::{
+    agent::SinkClosed, config::Settings, limits::ClientConnection, metrics::GaugeGuard,
+    state::AppState,
+};
 
 /// Frames waiting for the writer. Larger than the session log, so a resume's replay
 /// always fits.
@@ -82,8 +85,15 @@ enum End {
 }
 
 /// Runs a connection until either side closes it. `slot` is its share of the
-/// connection limit, released on return.
-pub async fn run(socket: WebSocket, state: AppState, slot: OwnedSemaphorePermit, authorized: bool) {
+/// connection limit and `client` its client address's (which also rates its frames),
+/// released on return.
+pub async fn run(
+    socket: WebSocket,
+    state: AppState,
+    slot: OwnedSemaphorePermit,
+    client: ClientConnection,
+    authorized: bool,
+) {
     let connection = next_connection_id();
     let span = tracing::info_span!("connection", connection);
     async move {
@@ -103,7 +113,7 @@ pub async fn run(socket: WebSocket, state: AppState, slot: OwnedSemaphorePermit,
             let _ = outbound.event(ready(&state, session.id()).await).await;
 
             let end = tokio::select! {
-                end = read_loop(stream, &outbound, connection, &mut session, &state) => end,
+                end = read_loop(stream, &outbound, connection, &mut session, &state, &client) => end,
                 () = state.shutdown.cancelled() => End::Shutdown,
             };
             match end {
@@ -180,6 +190,7 @@ async fn read_loop<R>(
     connection: u64,
     session: &mut Arc<Session>,
     state: &AppState,
+    client: &ClientConnection,
 ) -> End
 where
     R: Stream<Item = Result<Message, axum::Error>> + Unpin,
@@ -214,7 +225,7 @@ where
             Message::Close(_) => return End::Gone,
             Message::Ping(_) | Message::Pong(_) => continue,
         };
-        let handled = if limiter.allow() {
+        let handled = if limiter.allow() && client.message().is_ok() {
             handle_text(&text, outbound, connection, session, state).await
         } else {
             state.metrics.reject("rate_limited");

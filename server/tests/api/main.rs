@@ -3,6 +3,9 @@
 #![allow(clippy::unwrap_used)] // Tests fail loudly by design.
 
 mod bedrock;
+mod caps;
+mod claims;
+mod client_limits;
 mod fake_bedrock;
 mod fake_openai;
 mod fake_script;
@@ -16,5 +19,7 @@ mod reliability;
 mod rest;
 mod resume;
 mod security;
+mod shutdown;
+mod slow_clients;
 mod turns;
 mod websocket;

@@ -23,25 +23,56 @@ use crate::{
 const BINARY: &str = env!("CARGO_BIN_EXE_server");
 
 /// A running `server` process whose stdout lines are collected.
-struct ServerProcess {
+pub struct ServerProcess {
     child: Child,
-    port: u16,
+    pub port: u16,
     lines: Arc<Mutex<Vec<String>>>,
 }
 
+/// The port in the server's "listening" log line (pretty or JSON).
+fn listening_port(line: &str) -> Option<u16> {
+    if !line.contains("toolstream server listening") {
+        return None;
+    }
+    // Pretty lines are coloured: drop the escape sequences first.
+    let mut plain = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            plain.push(c);
+        }
+    }
+    let address = match serde_json::from_str::<Value>(&plain) {
+        Ok(entry) => entry["address"].as_str()?.to_owned(),
+        Err(_) => plain
+            .split("address=")
+            .nth(1)?
+            .split_whitespace()
+            .next()?
+            .to_owned(),
+    };
+    address
+        .parse::<std::net::SocketAddr>()
+        .ok()
+        .map(|a| a.port())
+}
+
 impl ServerProcess {
-    fn start(env: &[(&str, &str)]) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+    /// Starts the binary on port 0 (unless `env` says otherwise) and learns its real
+    /// port from its startup log line: no port is picked and released beforehand.
+    pub async fn start(env: &[(&str, &str)]) -> Self {
         let mut command = Command::new(BINARY);
         command
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOST", "127.0.0.1")
-            .env("PORT", port.to_string())
+            .env("PORT", "0")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         for (name, value) in env {
@@ -56,10 +87,27 @@ impl ServerProcess {
                 sink.lock().unwrap().push(line);
             }
         });
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        let port = loop {
+            let found = lines.lock().unwrap().iter().find_map(|l| listening_port(l));
+            if let Some(port) = found {
+                break port;
+            }
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "the server exited before listening"
+            );
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no listening line: {:?}",
+                lines.lock().unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
         Self { child, port, lines }
     }
 
-    async fn wait_healthy(&self) {
+    pub async fn wait_healthy(&self) {
         let url = format!("http://127.0.0.1:{}/healthz", self.port);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         while reqwest::get(&url).await.map(|r| r.status()).ok() != Some(reqwest::StatusCode::OK) {
@@ -71,7 +119,7 @@ impl ServerProcess {
         }
     }
 
-    async fn connect(&self, headers: &[(&'static str, &str)]) -> WsClient {
+    pub async fn connect(&self, headers: &[(&'static str, &str)]) -> WsClient {
         let mut request = format!("ws://127.0.0.1:{}/ws", self.port)
             .into_client_request()
             .unwrap();
@@ -89,7 +137,7 @@ impl ServerProcess {
         client
     }
 
-    fn sigterm(&self) {
+    pub fn sigterm(&self) {
         let pid = self.child.id().to_string();
         assert!(
             Command::new("kill")
@@ -100,7 +148,7 @@ impl ServerProcess {
         );
     }
 
-    async fn wait_exit(&mut self) -> std::process::ExitStatus {
+    pub async fn wait_exit(&mut self) -> std::process::ExitStatus {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -114,7 +162,7 @@ impl ServerProcess {
         }
     }
 
-    fn log_lines(&self) -> Vec<String> {
+    pub fn log_lines(&self) -> Vec<String> {
         self.lines.lock().unwrap().clone()
     }
 }
@@ -133,7 +181,7 @@ async fn sigterm_lets_the_turn_in_flight_finish_then_closes_with_1001() {
         "127.0.0.1:0".parse().unwrap(),
     )
     .await;
-    let mut server = ServerProcess::start(&[("MCP_SERVER_URL", &toolbox.url())]);
+    let mut server = ServerProcess::start(&[("MCP_SERVER_URL", &toolbox.url())]).await;
     server.wait_healthy().await;
     let mut client = server.connect(&[]).await;
     client.say("Suma 10 y 5").await;
@@ -163,7 +211,8 @@ async fn json_logs_carry_the_turn_id_and_never_the_api_key() {
         ("LOG_FORMAT", "json"),
         ("LOG_LEVEL", "debug"),
         ("AGENT_API_KEY", SECRET),
-    ]);
+    ])
+    .await;
     server.wait_healthy().await;
     let bearer = format!("Bearer {SECRET}");
     let mut client = server.connect(&[("authorization", &bearer)]).await;
@@ -212,7 +261,7 @@ async fn json_logs_carry_the_turn_id_and_never_the_api_key() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn info_logs_keep_the_turn_and_leave_out_rmcp_per_call_lines() {
-    let mut server = ServerProcess::start(&[("LOG_FORMAT", "json"), ("LOG_LEVEL", "info")]);
+    let mut server = ServerProcess::start(&[("LOG_FORMAT", "json"), ("LOG_LEVEL", "info")]).await;
     server.wait_healthy().await;
     let mut client = server.connect(&[]).await;
     client.say("Suma 10 y 5").await;
