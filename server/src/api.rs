@@ -41,6 +41,8 @@ use crate::{
     agent::{EventSink, SinkClosed},
     error::{AppError, ErrorBody},
     lang::detect,
+    limits::ClientLimits,
+    metrics::Metrics,
     security,
     serve::{Guarded, Peer},
     state::AppState,
@@ -112,7 +114,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         ))
         // Outermost: a client over its limits is refused before anything else.
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
+            (state.limits.clone(), state.metrics.clone()),
             client_limits,
         ));
     Router::new()
@@ -128,21 +130,23 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
 
 /// Admits a REST turn against its client's rate and concurrency, holding the
 /// client's slot until the response (or its event stream) ends.
-async fn client_limits(State(state): State<AppState>, request: Request, next: Next) -> Response {
+async fn client_limits(
+    State((limits, metrics)): State<(Arc<ClientLimits>, Arc<Metrics>)>,
+    request: Request,
+    next: Next,
+) -> Response {
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|info| info.0);
-    let client = state
-        .limits
-        .client_ip(request.headers(), Peer(peer).or_unspecified());
-    match state.limits.api_turn(client) {
+    let client = limits.client_ip(request.headers(), Peer(peer).or_unspecified());
+    match limits.api_turn(client) {
         Ok(slot) => next
             .run(request)
             .await
             .map(|body| Body::new(Guarded::new(body, slot))),
         Err(refused) => {
-            state.metrics.reject("client_api_limit");
+            metrics.reject("client_api_limit");
             tracing::info!(%client, %refused, "REST turn refused");
             AppError::RateLimited {
                 message: format!("{refused}; try again in a moment"),

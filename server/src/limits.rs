@@ -170,6 +170,18 @@ impl ClientLimits {
     }
 
     fn enter(self: &Arc<Self>, ip: IpAddr, kind: Kind) -> Result<ClientSlot, Refused> {
+        let max = match kind {
+            Kind::Http | Kind::WebSocket => self.settings.max_connections,
+            Kind::ApiTurn => self.settings.max_api_turns,
+        };
+        // Nothing to count and no rate to share: nothing to remember either.
+        let rated = self.settings.per_sec > 0.0 && !matches!(kind, Kind::Http);
+        if max == 0 && !rated {
+            return Ok(ClientSlot {
+                limits: Arc::clone(self),
+                held: None,
+            });
+        }
         let key = client_key(ip);
         let mut clients = lock(&self.clients);
         if clients.by_key.len() >= clients.sweep_at {
@@ -189,10 +201,10 @@ impl ClientLimits {
             })
             .clone();
         let mut counts = lock(&entry.counts);
-        let (count, max) = match kind {
-            Kind::Http => (&mut counts.http, self.settings.max_connections),
-            Kind::WebSocket => (&mut counts.websockets, self.settings.max_connections),
-            Kind::ApiTurn => (&mut counts.api_turns, self.settings.max_api_turns),
+        let count = match kind {
+            Kind::Http => &mut counts.http,
+            Kind::WebSocket => &mut counts.websockets,
+            Kind::ApiTurn => &mut counts.api_turns,
         };
         if max > 0 && *count >= max {
             return Err(match kind {
@@ -204,9 +216,7 @@ impl ClientLimits {
         drop(counts);
         Ok(ClientSlot {
             limits: Arc::clone(self),
-            key,
-            entry,
-            kind,
+            held: Some(Held { key, entry, kind }),
         })
     }
 
@@ -229,7 +239,7 @@ impl ClientLimits {
     }
 
     /// Releases one count; forgets the client once nothing is left to remember.
-    fn leave(&self, slot: &ClientSlot) {
+    fn leave(&self, slot: &Held) {
         let mut clients = lock(&self.clients);
         let empty = {
             let mut counts = lock(&slot.entry.counts);
@@ -255,6 +265,11 @@ impl ClientLimits {
 /// One count held for a client; released on drop.
 pub struct ClientSlot {
     limits: Arc<ClientLimits>,
+    /// `None` when nothing is counted for this kind (its limits are off).
+    held: Option<Held>,
+}
+
+struct Held {
     key: IpAddr,
     entry: Arc<Entry>,
     kind: Kind,
@@ -264,11 +279,11 @@ impl ClientSlot {
     /// Takes one token from the client's bucket.
     fn take_token(&self) -> Result<(), Refused> {
         let settings = &self.limits.settings;
-        if settings.per_sec <= 0.0 {
+        let Some(held) = self.held.as_ref().filter(|_| settings.per_sec > 0.0) else {
             return Ok(());
-        }
+        };
         let burst = f64::from(settings.burst.max(1));
-        let mut bucket = lock(&self.entry.bucket);
+        let mut bucket = lock(&held.entry.bucket);
         let now = Instant::now();
         let earned = now.duration_since(bucket.refilled).as_secs_f64() * settings.per_sec;
         bucket.tokens = (bucket.tokens + earned).min(burst);
@@ -287,7 +302,9 @@ impl ClientSlot {
 
 impl Drop for ClientSlot {
     fn drop(&mut self) {
-        self.limits.leave(self);
+        if let Some(held) = &self.held {
+            self.limits.leave(held);
+        }
     }
 }
 

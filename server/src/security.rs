@@ -22,7 +22,7 @@ use serde_json::json;
 use subtle::ConstantTimeEq;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-pub use headers::{CspNonce, headers};
+pub use headers::CspNonce;
 pub use hosts::{HostPolicy, OriginPolicy, check_origin};
 
 use crate::error::AppError;
@@ -80,8 +80,9 @@ pub async fn require_api_key(
     }
 }
 
-/// Middleware on every route: 421 for a `Host` the server does not answer for.
-pub async fn check_host(
+/// Middleware on every route: 421 for a `Host` the server does not answer for, then
+/// the security headers (see [`headers`]) on whatever the route answers.
+pub async fn guard(
     State(hosts): State<Arc<HostPolicy>>,
     request: Request,
     next: Next,
@@ -94,9 +95,11 @@ pub async fn check_host(
                 "this server does not answer for the host {host:?}; add it to ALLOWED_HOSTS or set PUBLIC_ORIGIN"
             ),
         });
-        return (StatusCode::MISDIRECTED_REQUEST, Json(body)).into_response();
+        let mut response = (StatusCode::MISDIRECTED_REQUEST, Json(body)).into_response();
+        headers::set_common(response.headers_mut());
+        return response;
     }
-    next.run(request).await
+    headers::headers(request, next).await
 }
 
 /// CORS for `/api`: none unless origins are configured (`*` allows any).

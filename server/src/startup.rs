@@ -279,10 +279,9 @@ pub fn router(state: AppState, embedded_toolbox: Option<Router<AppState>>) -> Ro
     }
     router
         .fallback_service(assets)
-        .layer(axum::middleware::from_fn(security::headers))
         .layer(axum::middleware::from_fn_with_state(
             state.hosts.clone(),
-            security::check_host,
+            security::guard,
         ))
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::new())
@@ -290,7 +289,7 @@ pub fn router(state: AppState, embedded_toolbox: Option<Router<AppState>>) -> Ro
 }
 
 /// What the page's rendering needs from the request: the nonce that
-/// [`security::headers`] put in the CSP header (so Leptos's inline hydration script
+/// [`security::guard`] put in the CSP header (so Leptos's inline hydration script
 /// carries the same one), and the UI language from `Accept-Language`.
 fn provide_request_context() {
     use leptos::prelude::{provide_context, use_context};

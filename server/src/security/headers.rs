@@ -30,27 +30,34 @@ pub async fn headers(mut request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
 
     let headers = response.headers_mut();
-    let set = |headers: &mut HeaderMap, name: &'static str, value: &str| {
-        if let Ok(value) = HeaderValue::from_str(value) {
-            headers.insert(HeaderName::from_static(name), value);
-        }
-    };
-    set(headers, "x-content-type-options", "nosniff");
-    set(headers, "referrer-policy", "no-referrer");
-    set(headers, "x-frame-options", "DENY");
+    set_common(headers);
     let is_html = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html"));
     // A page that brings its own policy (the legacy test page) keeps it.
     if is_html && !headers.contains_key(CONTENT_SECURITY_POLICY) {
-        set(
-            headers,
-            "content-security-policy",
-            &content_security_policy(&nonce, &host),
-        );
+        if let Ok(value) = HeaderValue::from_str(&content_security_policy(&nonce, &host)) {
+            headers.insert(CONTENT_SECURITY_POLICY, value);
+        }
     }
     response
+}
+
+/// The headers every response gets, whatever it is.
+pub fn set_common(headers: &mut HeaderMap) {
+    headers.insert(
+        HeaderName::from_static("x-content-type-options"),
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        HeaderName::from_static("referrer-policy"),
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        HeaderName::from_static("x-frame-options"),
+        HeaderValue::from_static("DENY"),
+    );
 }
 
 /// Scripts only from this origin or with the nonce; WebAssembly compilation allowed

@@ -10,7 +10,7 @@ use tokio::sync::Semaphore;
 
 use crate::{
     fixtures::{Counter, StagedLlm},
-    helpers::{assert_error, kinds, spawn_app_with, spawn_app_with_llm},
+    helpers::{assert_error, kinds, refused_address, spawn_app_with, spawn_app_with_llm},
 };
 
 #[tokio::test]
@@ -83,9 +83,8 @@ async fn every_metric_the_readme_lists_is_exported_and_counts() {
     assert!(turn_seconds > 0.0 && turn_seconds < 10.0);
 
     // The toolbox unreachable: a counted MCP error; a refused origin: a rejection.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let down = format!("http://{}/mcp", closed.local_addr().unwrap());
-    drop(closed);
+    let (_reserved, closed) = refused_address();
+    let down = format!("http://{closed}/mcp");
     let app = spawn_app_with(|s| s.mcp_server_url = Some(down)).await;
     let mut client = app.connect().await;
     let events = client.turn("Suma 1 y 2").await;
