@@ -100,6 +100,17 @@ export class AgentServer {
     this.port = await listeningPort(this.child, serverPort);
     await waitFor(`${this.url}/healthz`);
   }
+
+  async stop(): Promise<void> {
+    await stopProcess(this.child);
+  }
+
+  async restart(): Promise<void> {
+    await this.stop();
+    await this.start();
+  }
+}
+
 /** A real MCP toolbox (the official Python SDK) whose calls take `delay` seconds. */
 export class SlowToolbox {
   private child?: ChildProcess;

@@ -36,10 +36,11 @@ pub async fn headers(mut request: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html"));
     // A page that brings its own policy (the legacy test page) keeps it.
-    if is_html && !headers.contains_key(CONTENT_SECURITY_POLICY) {
-        if let Ok(value) = HeaderValue::from_str(&content_security_policy(&nonce, &host)) {
-            headers.insert(CONTENT_SECURITY_POLICY, value);
-        }
+    if is_html
+        && !headers.contains_key(CONTENT_SECURITY_POLICY)
+        && let Ok(value) = HeaderValue::from_str(&content_security_policy(&nonce, &host))
+    {
+        headers.insert(CONTENT_SECURITY_POLICY, value);
     }
     response
 }
