@@ -82,11 +82,7 @@ pub async fn require_api_key(
 
 /// Middleware on every route: 421 for a `Host` the server does not answer for, then
 /// the security headers (see [`headers`]) on whatever the route answers.
-pub async fn guard(
-    State(hosts): State<Arc<HostPolicy>>,
-    request: Request,
-    next: Next,
-) -> Response {
+pub async fn guard(State(hosts): State<Arc<HostPolicy>>, request: Request, next: Next) -> Response {
     if let Some(host) = hosts.refused(request.headers()) {
         tracing::info!(%host, "refused a request for a host not in ALLOWED_HOSTS");
         let body = json!({

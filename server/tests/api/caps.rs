@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use server::llm::{LlmSettings, Provider};
 
 use crate::{
+    fake_bedrock::{self, FakeBedrock},
     fake_openai::{FakeOpenAi, Reply, content, text_answer},
     helpers::{TestApp, assert_error, kinds, spawn_app, spawn_app_with},
 };
@@ -187,6 +188,46 @@ async fn a_retry_after_too_large_for_a_duration_fails_the_call_without_a_panic()
         reqwest::get(app.url("/healthz")).await.unwrap().status(),
         200
     );
+}
+
+#[tokio::test]
+async fn bedrocks_largest_retry_after_is_bounded_and_the_retry_answers() {
+    // u64::MAX milliseconds: the AWS SDK reads it as a `Duration` without overflow and
+    // the server caps the wait at 5 s, so the retry happens and the turn completes.
+    let fake = FakeBedrock::start(vec![
+        fake_bedrock::Reply::Throttled {
+            retry_after: "18446744073709551615",
+        },
+        fake_bedrock::text_answer(&["Hola."]),
+    ])
+    .await;
+    let url = fake.url.clone();
+    let app = spawn_app_with(move |settings| {
+        let llm = &mut settings.llm;
+        llm.provider = Some(Provider::Bedrock);
+        llm.bedrock_model_id = Some("amazon.nova-lite-v1:0".into());
+        llm.aws_region = Some("us-east-1".into());
+        llm.bedrock_endpoint_url = Some(url);
+        llm.max_attempts = 2;
+        llm.aws_credentials = Some(aws_sdk_bedrockruntime::config::Credentials::new(
+            "AKIDTOOLSTREAMTEST",
+            "test-secret",
+            None,
+            None,
+            "tests",
+        ));
+    })
+    .await;
+    let mut client = app.connect().await;
+    let started = std::time::Instant::now();
+    let events = client.turn("Hola").await;
+    assert_eq!(events.last().unwrap().kind(), "complete", "{events:?}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(9),
+        "waited {:?}",
+        started.elapsed()
+    );
+    assert_eq!(fake.requests().len(), 2, "retried once");
 }
 
 #[tokio::test]
