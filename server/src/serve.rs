@@ -181,12 +181,13 @@ async fn serve_connection(
     // Our own deadlines below replace hyper's (which has no idle deadline of its own).
     builder.header_read_timeout(None);
     let mut conn = pin!(builder.serve_connection(io, service).with_upgrades());
-    // Once closing: `None` waits for requests in flight, `Some` gives up at that time.
+    // Once closing: `Some(None)` waits for requests in flight (a half-sent head still
+    // gets only its deadline), `Some(Some(t))` gives up at `t`.
     let mut closing_by: Option<Option<Instant>> = None;
     loop {
         let changed = activity.changed.notified();
         let deadline = match closing_by {
-            None => activity.deadline(&settings),
+            None | Some(None) => activity.deadline(&settings),
             Some(by) => by,
         };
         tokio::select! {
@@ -199,14 +200,16 @@ async fn serve_connection(
             }
             () = changed => {}
             () = sleep_until(deadline) => {
-                if closing_by.is_some() {
-                    break;
+                if matches!(closing_by, Some(Some(_))) {
+                    break; // closing took too long
                 }
                 match activity.expired(&settings, Instant::now()) {
                     Some(Wait::Head) => {
                         tracing::debug!(%peer, "no complete request head in time; closing");
                         break;
                     }
+                    // Idle while the server stops: hyper should have closed it already.
+                    Some(Wait::Idle) if closing_by.is_some() => break,
                     Some(Wait::Idle) => {
                         conn.as_mut().graceful_shutdown();
                         closing_by = Some(Some(Instant::now() + settings.header_read_timeout));
