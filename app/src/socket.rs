@@ -169,6 +169,13 @@ impl Socket {
         }
         let socket = match WebSocket::open_with_protocols(&endpoint(), &protocols) {
             Ok(socket) => socket,
+            // The browser refuses a key that cannot be a subprotocol (spaces, `/`,
+            // `=`): retrying cannot help, so ask for the key again.
+            Err(_) if protocols.len() > 1 => {
+                self.manual.set_value(true);
+                self.state.needs_key.set(true);
+                return self.state.status.set(Status::Offline);
+            }
             Err(_) => return self.schedule_reconnect(),
         };
         self.state.status.set(if self.attempts.get_value() == 0 {

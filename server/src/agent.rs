@@ -4,6 +4,7 @@
 //! with the number of events sent; or `error` when it fails.
 
 mod graph;
+pub mod history;
 mod llm_node;
 mod tool_node;
 
@@ -11,6 +12,7 @@ use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use protocol::{ErrorCode, ServerEvent};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -45,6 +47,12 @@ pub struct AgentSettings {
     pub turn_timeout: Duration,
     /// The longest one LLM call may take.
     pub llm_timeout: Duration,
+    /// The most history sent to the model, in bytes of text ([`history`]).
+    pub max_history_bytes: usize,
+    /// The longest answer one model call may give, in characters.
+    pub max_answer_chars: usize,
+    /// Turns running at once, on every transport.
+    pub max_concurrent_turns: usize,
 }
 
 /// Why a turn failed.
@@ -60,6 +68,9 @@ pub enum AgentError {
     Timeout(Duration),
     #[error("the turn was cancelled")]
     Cancelled,
+    /// `MAX_CONCURRENT_TURNS` turns are running already.
+    #[error("the server is running as many turns as it may")]
+    Busy,
     #[error(transparent)]
     ClientGone(#[from] SinkClosed),
 }
@@ -74,6 +85,7 @@ impl AgentError {
             Self::Llm(_) => ErrorCode::LlmUnavailable,
             Self::IterationLimit(_) => ErrorCode::IterationLimit,
             Self::Cancelled | Self::ClientGone(_) => ErrorCode::Cancelled,
+            Self::Busy => ErrorCode::Busy,
         }
     }
 
@@ -96,6 +108,7 @@ impl AgentError {
                 secs: limit.as_secs_f32(),
             },
             Self::Cancelled | Self::ClientGone(_) => Msg::TurnCancelled,
+            Self::Busy => Msg::ServerBusy,
         };
         say(lang, msg).into_owned()
     }
@@ -121,12 +134,17 @@ pub struct TurnSummary {
     pub messages: Vec<ChatMessage>,
 }
 
+/// A place among the turns allowed to run at once, held for a turn's whole run.
+pub struct TurnPermit(#[allow(dead_code)] OwnedSemaphorePermit);
+
 /// The agent: a workflow graph over an LLM and the MCP toolbox.
 pub struct Agent {
     llm: Arc<dyn Llm>,
     mcp: McpClient,
     settings: AgentSettings,
     metrics: Arc<Metrics>,
+    /// One permit per turn allowed to run at once (`MAX_CONCURRENT_TURNS`).
+    turns: Arc<Semaphore>,
 }
 
 impl Agent {
@@ -136,12 +154,37 @@ impl Agent {
         settings: AgentSettings,
         metrics: Arc<Metrics>,
     ) -> Self {
+        let turns = Arc::new(Semaphore::new(settings.max_concurrent_turns.max(1)));
         Self {
             llm,
             mcp,
             settings,
             metrics,
+            turns,
         }
+    }
+
+    /// Reserves a place for one turn, or says the server is busy. For callers that
+    /// must answer before the turn starts (a REST status); [`Agent::run_turn`] does it
+    /// itself.
+    pub fn admit(&self) -> Result<TurnPermit, AgentError> {
+        match Arc::clone(&self.turns).try_acquire_owned() {
+            Ok(permit) => Ok(TurnPermit(permit)),
+            Err(_) => {
+                self.record_outcome("busy");
+                Err(AgentError::Busy)
+            }
+        }
+    }
+
+    /// Says the server is busy, without reserving anything, when every place for a
+    /// turn is taken (for callers that answer before queueing, such as REST).
+    pub fn refuse_if_full(&self) -> Result<(), AgentError> {
+        if self.turns.available_permits() == 0 {
+            self.record_outcome("busy");
+            return Err(AgentError::Busy);
+        }
+        Ok(())
     }
 
     /// Counts a turn that panicked (and was reported as an internal error).
@@ -165,8 +208,10 @@ impl Agent {
     }
 
     /// Runs one turn for `input`, after `history`, sending every event to `sink`.
-    /// Ends with `complete` or `error` unless the sink is gone. `cancel` stops the
-    /// turn: the LLM call and the tool call in flight are dropped.
+    /// Ends with `complete` or `error` unless the sink is gone; when too many turns
+    /// run already, the only event is an `error` with code `busy`. `cancel` stops the
+    /// turn: the LLM call and the tool call in flight are dropped. Only the newest
+    /// turns of `history` that fit `max_history_bytes` reach the model.
     pub async fn run_turn(
         &self,
         turn_id: &str,
@@ -175,10 +220,38 @@ impl Agent {
         sink: &mut dyn EventSink,
         cancel: &CancellationToken,
     ) -> Result<TurnSummary, AgentError> {
-        let span = tracing::info_span!("turn", turn_id = %turn_id);
-        self.run_turn_inner(input, history, sink, cancel)
-            .instrument(span)
+        let permit = match self.admit() {
+            Ok(permit) => permit,
+            Err(error) => {
+                tracing::info!(turn_id = %turn_id, "turn refused: the server is busy");
+                let event =
+                    ServerEvent::error_with_code(error.code(), error.user_message(detect(input)));
+                let _ = sink.send(event).await;
+                return Err(error);
+            }
+        };
+        self.run_admitted_turn(permit, turn_id, input, history, sink, cancel)
             .await
+    }
+
+    /// [`Agent::run_turn`] with a place already reserved by [`Agent::admit`].
+    pub async fn run_admitted_turn(
+        &self,
+        permit: TurnPermit,
+        turn_id: &str,
+        input: &str,
+        history: &[ChatMessage],
+        sink: &mut dyn EventSink,
+        cancel: &CancellationToken,
+    ) -> Result<TurnSummary, AgentError> {
+        let span = tracing::info_span!("turn", turn_id = %turn_id);
+        let history = &history[history::window_start(history, self.settings.max_history_bytes)..];
+        let outcome = self
+            .run_turn_inner(input, history, sink, cancel)
+            .instrument(span)
+            .await;
+        drop(permit);
+        outcome
     }
 
     async fn run_turn_inner(
