@@ -3,6 +3,8 @@
 //! A turn is `start`, then the graph (`llm` → `tools` → `llm` … → end), then `complete`
 //! with the number of events sent; or `error` when it fails.
 
+pub mod approval;
+mod clock;
 mod graph;
 mod llm_node;
 mod tool_node;
@@ -17,10 +19,11 @@ use tracing::Instrument;
 use crate::{
     lang::{Lang, detect},
     llm::{ChatMessage, Llm, LlmError, ToolCall},
-    mcp::{McpClient, McpError},
     metrics::{GaugeGuard, Metrics, OutcomeLabels, ReasonLabels},
+    tools::{ToolError, Toolbox},
 };
 
+pub use approval::{ApprovalInbox, ApprovalSender, Decision, PendingApprovals, approval_channel};
 pub use graph::{AgentState, Graph, NodeId, Transition};
 
 /// Where a turn's events go: a WebSocket, an SSE stream, a REST response.
@@ -44,13 +47,18 @@ pub struct AgentSettings {
     pub turn_timeout: Duration,
     /// The longest one LLM call may take.
     pub llm_timeout: Duration,
+    /// How long a tool call waits for the user's approval before it is denied.
+    pub approval_timeout: Duration,
+    /// Tool results longer than this (in characters) are cut, with a note, for the
+    /// model and in events.
+    pub max_tool_result_chars: usize,
 }
 
 /// Why a turn failed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum AgentError {
     #[error(transparent)]
-    Toolbox(#[from] McpError),
+    Toolbox(#[from] ToolError),
     #[error(transparent)]
     Llm(#[from] LlmError),
     #[error("the agent reached its limit of {0} iterations without an answer")]
@@ -67,8 +75,9 @@ impl AgentError {
     /// The stable code sent with the `error` event.
     pub fn code(&self) -> ErrorCode {
         match self {
-            Self::Toolbox(McpError::Unavailable(_)) => ErrorCode::ToolboxUnavailable,
-            Self::Toolbox(McpError::Timeout { .. }) | Self::Timeout(_) => ErrorCode::Timeout,
+            Self::Toolbox(ToolError::Unavailable { .. }) => ErrorCode::ToolboxUnavailable,
+            Self::Toolbox(ToolError::Timeout { .. }) | Self::Timeout(_) => ErrorCode::Timeout,
+            Self::Toolbox(ToolError::Cancelled) => ErrorCode::Cancelled,
             Self::Llm(LlmError::Timeout) => ErrorCode::Timeout,
             Self::Llm(_) => ErrorCode::LlmUnavailable,
             Self::IterationLimit(_) => ErrorCode::IterationLimit,
@@ -79,10 +88,10 @@ impl AgentError {
     /// A clear message for the user, in their language, that leaks no internals.
     pub fn user_message(&self, lang: Lang) -> String {
         match (lang, self) {
-            (Lang::Es, Self::Toolbox(McpError::Unavailable(_))) => {
-                "El toolbox de herramientas no está disponible ahora mismo. Inténtalo de nuevo en unos segundos.".into()
-            }
-            (Lang::Es, Self::Toolbox(McpError::Timeout { tool, timeout })) => format!(
+            (Lang::Es, Self::Toolbox(ToolError::Unavailable { server, .. })) => format!(
+                "El toolbox de herramientas ({server}) no está disponible ahora mismo. Inténtalo de nuevo en unos segundos."
+            ),
+            (Lang::Es, Self::Toolbox(ToolError::Timeout { tool, timeout })) => format!(
                 "La herramienta {tool} no respondió en {} s. Inténtalo de nuevo.",
                 timeout.as_secs_f32()
             ),
@@ -111,11 +120,15 @@ impl AgentError {
                 "La respuesta tardó más de {} s y se canceló. Inténtalo de nuevo.",
                 limit.as_secs_f32()
             ),
-            (Lang::Es, Self::Cancelled | Self::ClientGone(_)) => "Turno cancelado.".into(),
-            (Lang::En, Self::Toolbox(McpError::Unavailable(_))) => {
-                "The toolbox is unavailable right now. Please try again in a few seconds.".into()
+            (Lang::Es, Self::Cancelled | Self::ClientGone(_) | Self::Toolbox(ToolError::Cancelled)) => {
+                "Turno cancelado.".into()
             }
-            (Lang::En, Self::Cancelled | Self::ClientGone(_)) => "Turn cancelled.".into(),
+            (Lang::En, Self::Toolbox(ToolError::Unavailable { server, .. })) => format!(
+                "The toolbox ({server}) is unavailable right now. Please try again in a few seconds."
+            ),
+            (Lang::En, Self::Cancelled | Self::ClientGone(_) | Self::Toolbox(ToolError::Cancelled)) => {
+                "Turn cancelled.".into()
+            }
             // Retrying does not help with these two: say what to fix instead.
             (Lang::En, Self::Llm(LlmError::AccessDenied)) => {
                 "The server is not allowed to use the language model (check its credentials and its access to the model).".into()
@@ -151,10 +164,10 @@ pub struct TurnSummary {
     pub messages: Vec<ChatMessage>,
 }
 
-/// The agent: a workflow graph over an LLM and the MCP toolbox.
+/// The agent: a workflow graph over an LLM and the tools.
 pub struct Agent {
     llm: Arc<dyn Llm>,
-    mcp: McpClient,
+    toolbox: Arc<dyn Toolbox>,
     settings: AgentSettings,
     metrics: Arc<Metrics>,
 }
@@ -162,13 +175,13 @@ pub struct Agent {
 impl Agent {
     pub fn new(
         llm: Arc<dyn Llm>,
-        mcp: McpClient,
+        toolbox: Arc<dyn Toolbox>,
         settings: AgentSettings,
         metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             llm,
-            mcp,
+            toolbox,
             settings,
             metrics,
         }
@@ -190,23 +203,21 @@ impl Agent {
         self.llm.as_ref()
     }
 
-    pub fn mcp(&self) -> &McpClient {
-        &self.mcp
-    }
-
     /// Runs one turn for `input`, after `history`, sending every event to `sink`.
     /// Ends with `complete` or `error` unless the sink is gone. `cancel` stops the
-    /// turn: the LLM call and the tool call in flight are dropped.
+    /// turn: the LLM call and the tool call in flight are dropped (the MCP server is
+    /// told). Tool calls that need approval wait in `approvals`.
     pub async fn run_turn(
         &self,
         turn_id: &str,
         input: &str,
         history: &[ChatMessage],
         sink: &mut dyn EventSink,
+        approvals: &ApprovalInbox,
         cancel: &CancellationToken,
     ) -> Result<TurnSummary, AgentError> {
         let span = tracing::info_span!("turn", turn_id = %turn_id);
-        self.run_turn_inner(input, history, sink, cancel)
+        self.run_turn_inner(input, history, sink, approvals, cancel)
             .instrument(span)
             .await
     }
@@ -216,13 +227,16 @@ impl Agent {
         input: &str,
         history: &[ChatMessage],
         sink: &mut dyn EventSink,
+        approvals: &ApprovalInbox,
         cancel: &CancellationToken,
     ) -> Result<TurnSummary, AgentError> {
         let started = std::time::Instant::now();
         let _running = GaugeGuard::new(&self.metrics.turns_running);
         let lang = detect(input);
         let mut emitter = Emitter { sink, sent: 0 };
-        let outcome = self.drive(input, history, lang, &mut emitter, cancel).await;
+        let outcome = self
+            .drive(input, history, lang, &mut emitter, approvals, cancel)
+            .await;
         self.metrics
             .turn_duration
             .observe(started.elapsed().as_secs_f64());
@@ -233,8 +247,9 @@ impl Agent {
         });
         if let Err(AgentError::Toolbox(error)) = &outcome {
             let reason = match error {
-                McpError::Unavailable(_) => "unavailable",
-                McpError::Timeout { .. } => "timeout",
+                ToolError::Unavailable { .. } => "unavailable",
+                ToolError::Timeout { .. } => "timeout",
+                ToolError::Cancelled => "cancelled",
             };
             self.metrics
                 .mcp_errors
@@ -282,6 +297,7 @@ impl Agent {
         history: &[ChatMessage],
         lang: Lang,
         emitter: &mut Emitter<'_>,
+        approvals: &ApprovalInbox,
         cancel: &CancellationToken,
     ) -> Result<TurnSummary, AgentError> {
         let start = match lang {
@@ -290,14 +306,26 @@ impl Agent {
         };
         emitter.emit(ServerEvent::start(start)).await?;
         let mut state = AgentState::new(history, input);
-        let graph = Graph::new(self.llm.as_ref(), &self.mcp, &self.settings, &self.metrics);
+        let graph = Graph::new(
+            self.llm.as_ref(),
+            self.toolbox.as_ref(),
+            &self.settings,
+            &self.metrics,
+        );
+        // The budget stands still while a tool call waits for approval.
         let timeout = self.settings.turn_timeout;
+        let clock = clock::TurnClock::new(timeout);
+        let turn = graph::Turn {
+            lang,
+            approvals,
+            clock: &clock,
+            cancel,
+        };
         tokio::select! {
             biased;
             () = cancel.cancelled() => return Err(AgentError::Cancelled),
-            outcome = tokio::time::timeout(timeout, graph.run(&mut state, emitter, lang)) => {
-                outcome.map_err(|_| AgentError::Timeout(timeout))??;
-            }
+            () = clock.expired() => return Err(AgentError::Timeout(timeout)),
+            outcome = graph.run(&mut state, emitter, turn) => outcome?,
         }
         Ok(state.into_summary(history.len()))
     }

@@ -3,6 +3,8 @@
 //! - `POST /api/chat`: runs a turn, answers with the response and the tool calls.
 //! - `POST /api/chat/stream`: the same turn as Server-Sent Events carrying the
 //!   WebSocket protocol's events.
+//! - `POST /api/approvals/{call_id}`: approves or denies a tool call that a streamed
+//!   turn announced with `approval_required`.
 //! - `GET /api/openapi.json`: the OpenAPI document, generated from this code.
 
 use std::convert::Infallible;
@@ -11,9 +13,10 @@ use async_trait::async_trait;
 use axum::{
     Json, Router,
     extract::{
-        DefaultBodyLimit, Request, State,
+        DefaultBodyLimit, Path, Request, State,
         rejection::{BytesRejection, JsonRejection},
     },
+    http::StatusCode,
     middleware::Next,
     response::{
         IntoResponse, Response,
@@ -29,7 +32,7 @@ use tokio::sync::mpsc;
 use utoipa::{OpenApi, ToSchema};
 
 use crate::{
-    agent::{EventSink, SinkClosed},
+    agent::{ApprovalInbox, Decision, EventSink, SinkClosed, approval_channel},
     error::{AppError, ErrorBody},
     lang::detect,
     security,
@@ -85,8 +88,8 @@ pub struct ToolCallRecord {
         description = "Run agent turns over HTTP. When the server has an API key \
             (`AGENT_API_KEY`), send it as `Authorization: Bearer KEY` or `X-API-Key`."
     ),
-    paths(chat, chat_stream),
-    components(schemas(ChatRequest, ChatResponse, ToolCallRecord, ErrorBody))
+    paths(chat, chat_stream, answer_approval),
+    components(schemas(ChatRequest, ChatResponse, ToolCallRecord, ApprovalAnswer, ErrorBody))
 )]
 pub struct ApiDoc;
 
@@ -95,6 +98,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
     let guarded = Router::new()
         .route("/api/chat", post(chat))
         .route("/api/chat/stream", post(chat_stream))
+        .route("/api/approvals/{call_id}", post(answer_approval))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             require_api_key,
@@ -182,9 +186,12 @@ async fn chat(
     // The turn stops if the client goes away (axum drops this future) or when the
     // server's shutdown grace period is over.
     let cancel = state.hard_stop.child_token();
+    // Nobody sees this turn's events, so nobody can approve: calls that need
+    // approval are denied at once (use `/api/chat/stream` for them).
+    let approvals = ApprovalInbox::unattended();
     let summary = state
         .agent
-        .run_turn(&turn_id, &message, &[], &mut Discard, &cancel)
+        .run_turn(&turn_id, &message, &[], &mut Discard, &approvals, &cancel)
         .await
         .map_err(|error| AppError::Agent {
             error,
@@ -211,7 +218,8 @@ async fn chat(
 ///
 /// Each Server-Sent Event is named after the event's `type`, and its data is the
 /// event as the WebSocket sends it (`{"type":"tool_call",…}`). The stream ends after
-/// `complete` or `error`.
+/// `complete` or `error`. A tool call that needs approval shows as
+/// `approval_required`; answer it with `POST /api/approvals/{call_id}`.
 #[utoipa::path(
     post,
     path = "/api/chat/stream",
@@ -237,16 +245,68 @@ async fn chat_stream(
             tx,
             turn_id: turn_id.clone(),
         };
+        // Approvals are answered through the process-wide index, by call_id.
+        let (_answers, approvals) = approval_channel();
+        let approvals = approvals.indexed(state.approvals.clone());
         // Errors reach the client as `error` events; a vanished client stops the turn.
         let _ = state
             .agent
-            .run_turn(&turn_id, &message, &[], &mut sink, &cancel)
+            .run_turn(&turn_id, &message, &[], &mut sink, &approvals, &cancel)
             .await;
     });
     let events = futures::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|event| (Ok(event), rx))
     });
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+}
+
+/// The answer to `approval_required`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({ "approve": false, "reason": "not on production" }))]
+pub struct ApprovalAnswer {
+    /// `true` runs the tool call; `false` refuses it (the model is told).
+    pub approve: bool,
+    /// Why it is refused, passed on to the model.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// Approves or denies a tool call waiting for approval.
+///
+/// `call_id` is the one `approval_required` carried (on `/api/chat/stream` or a
+/// WebSocket). The turn then goes on and sends `approval_resolved`.
+#[utoipa::path(
+    post,
+    path = "/api/approvals/{call_id}",
+    params(("call_id" = String, Path, description = "The call_id of approval_required")),
+    request_body = ApprovalAnswer,
+    responses(
+        (status = 204, description = "Delivered; the turn goes on"),
+        (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
+        (status = 404, description = "No tool call with this call_id waits for approval", body = ErrorBody),
+    )
+)]
+async fn answer_approval(
+    State(state): State<AppState>,
+    Path(call_id): Path<String>,
+    body: Result<Json<ApprovalAnswer>, JsonRejection>,
+) -> Result<StatusCode, AppError> {
+    let Json(answer) = body.map_err(|rejection| {
+        AppError::BadRequest(format!(
+            "expected a JSON body such as {{\"approve\":true}}: {}",
+            rejection.body_text()
+        ))
+    })?;
+    let decision = Decision {
+        approved: answer.approve,
+        reason: answer.reason,
+    };
+    state
+        .approvals
+        .decide(&call_id, decision)
+        .map_err(|error| AppError::NotFound(error.to_string()))?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Sends turn events as SSE events, serialised once.

@@ -31,6 +31,9 @@ pub enum AppError {
     /// The body or the message is over its size limit.
     #[error("{0}")]
     TooLarge(String),
+    /// The thing asked for does not exist (or no longer does).
+    #[error("{0}")]
+    NotFound(String),
     /// The API key is missing or wrong.
     #[error("an API key is required: send `Authorization: Bearer KEY`")]
     Unauthorized,
@@ -47,6 +50,7 @@ impl AppError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             // The same classification the WebSocket sends as the error's code.
@@ -67,6 +71,7 @@ impl AppError {
         match self {
             Self::BadRequest(_) => "invalid_request".into(),
             Self::TooLarge(_) => "too_large".into(),
+            Self::NotFound(_) => "not_found".into(),
             Self::Unauthorized => "unauthorized".into(),
             Self::ShuttingDown => "unavailable".into(),
             Self::Agent { error, .. } => serde_json::to_value(error.code())

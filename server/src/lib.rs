@@ -1,5 +1,5 @@
 //! The toolstream agent server: serves the chat UI, runs agent turns for WebSocket
-//! clients, and reaches the MCP toolbox over HTTP.
+//! clients, and reaches its tools on MCP servers (HTTP, HTTPS or stdio).
 
 pub mod agent;
 pub mod api;
@@ -7,11 +7,11 @@ pub mod config;
 pub mod error;
 pub mod lang;
 pub mod llm;
-pub mod mcp;
 pub mod metrics;
 pub mod security;
 pub mod startup;
 pub mod state;
+pub mod tools;
 pub mod ws;
 
 pub use config::Settings;

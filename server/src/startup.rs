@@ -13,14 +13,17 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower_http::{catch_panic::CatchPanicLayer, services::ServeDir, trace::TraceLayer};
 
 use crate::{
-    agent::{Agent, AgentSettings},
+    agent::{Agent, AgentSettings, PendingApprovals},
     api,
     config::Settings,
     llm::Llm,
-    mcp::{McpClient, McpSettings},
     metrics::Metrics,
     security,
     state::AppState,
+    tools::{
+        self, McpConfig, McpToolbox, ServerConfig, ServerState, Toolbox, ToolboxSettings,
+        expand::Environment,
+    },
     ws::{self, registry::Registry},
 };
 
@@ -45,6 +48,15 @@ impl Application {
     pub async fn build_with_llm(settings: Settings, llm: Arc<dyn Llm>) -> anyhow::Result<Self> {
         // Leptos renders on tokio; registering is idempotent, so failure means done.
         let _ = any_spawner::Executor::init_tokio();
+        tools::tls::install_crypto_provider();
+        // A bad MCP configuration stops start-up before anything listens.
+        let file_config = match &settings.mcp_config {
+            Some(path) => {
+                let env = settings.mcp_env.clone().unwrap_or_else(process_environment);
+                Some(tools::config::load(path, &env)?)
+            }
+            None => None,
+        };
         let bind = SocketAddr::new(settings.host, settings.port);
         let listener = TcpListener::bind(bind)
             .await
@@ -52,10 +64,12 @@ impl Application {
         let address = listener.local_addr()?;
 
         let toolbox_shutdown = CancellationToken::new();
-        let (mcp_url, embedded_toolbox) = match &settings.mcp_server_url {
-            Some(url) => (url.clone(), None),
-            None => (
-                format!("http://{}/mcp", loopback(address)),
+        // `MCP_CONFIG`, else the `MCP_SERVER_URL` toolbox, else the embedded one.
+        let (mcp_config, embedded_toolbox) = match (file_config, &settings.mcp_server_url) {
+            (Some(config), _) => (config, None),
+            (None, Some(url)) => (one_server(url.clone()), None),
+            (None, None) => (
+                one_server(format!("http://{}/mcp", loopback(address))),
                 Some(toolbox::mcp_router(
                     &toolbox::AccessPolicy::default(),
                     toolbox_shutdown.clone(),
@@ -63,25 +77,27 @@ impl Application {
             ),
         };
         let metrics = Metrics::new();
-        let mcp = McpClient::new(McpSettings {
-            url: mcp_url,
-            call_timeout: settings.tool_timeout,
-            connect_timeout: Duration::from_secs(5),
-            max_concurrent_calls: 1024,
-        });
+        let toolbox: Arc<dyn Toolbox> = Arc::new(McpToolbox::new(
+            mcp_config,
+            &ToolboxSettings::new(settings.tool_timeout, settings.ssl_cert_file.clone()),
+        ));
         let agent = Arc::new(Agent::new(
             llm,
-            mcp,
+            toolbox.clone(),
             AgentSettings {
                 max_iterations: settings.max_iterations,
                 turn_timeout: settings.turn_timeout,
                 llm_timeout: settings.llm.timeout,
+                approval_timeout: settings.approval_timeout,
+                max_tool_result_chars: settings.max_tool_result_chars as usize,
             },
             metrics.clone(),
         ));
         let state = AppState {
             leptos_options: leptos_options()?,
             agent,
+            toolbox,
+            approvals: Arc::new(PendingApprovals::default()),
             sessions: Arc::new(Registry::new(settings.session_grace, metrics.clone())),
             connection_slots: Arc::new(Semaphore::new(settings.max_connections)),
             settings: Arc::new(settings),
@@ -122,17 +138,11 @@ impl Application {
             address = %self.address,
             llm.provider = %info.provider,
             llm.model = %info.model,
-            mcp.url = %state.agent.mcp().url(),
             "toolstream server listening"
         );
-        // Connect to the toolbox early, so the first turn does not pay for it.
-        let agent = state.agent.clone();
-        tokio::spawn(async move {
-            if let Ok(tools) = agent.mcp().tools().await {
-                let names: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
-                tracing::info!(tools = ?names, "toolbox tools listed");
-            }
-        });
+        // Connect to the MCP servers (and start the stdio ones) now, so the first turn
+        // does not pay for it.
+        state.toolbox.start();
 
         let stopping = state.clone();
         let listener = self.listener.tap_io(|tcp| {
@@ -147,7 +157,7 @@ impl Application {
             .await
             .context("server error")?;
         self.toolbox_shutdown.cancel();
-        state.agent.mcp().close().await;
+        state.toolbox.close().await;
         tracing::info!("server stopped");
         Ok(())
     }
@@ -173,6 +183,20 @@ async fn drain(state: &AppState) {
     state.hard_stop.cancel();
     state.sessions.close_all();
     let _ = tokio::time::timeout(Duration::from_secs(2), state.connections.wait()).await;
+}
+
+/// The single toolbox of `MCP_SERVER_URL` or the embedded one.
+fn one_server(url: String) -> McpConfig {
+    McpConfig {
+        servers: vec![ServerConfig::toolbox(url)],
+    }
+}
+
+/// The process environment, read once for the MCP configuration.
+fn process_environment() -> Environment {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
 }
 
 /// A loopback address to reach a listener bound to `address`.
@@ -259,21 +283,28 @@ async fn health() -> impl IntoResponse {
     Json(json!({ "status": "healthy", "service": "websocket-agent" }))
 }
 
-/// Ready when the toolbox answers a ping now (connecting if needed).
+/// Ready when every required MCP server answers now (the embedded or
+/// `MCP_SERVER_URL` toolbox is required; `mcp.json` servers only with
+/// `"required": true`). Lists each server's state either way.
 async fn readiness(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> impl IntoResponse {
     let llm = state.agent.llm().info();
-    let (status, toolbox) = match state.agent.mcp().probe(Duration::from_secs(2)).await {
-        Ok(tools) => (StatusCode::OK, json!({ "ok": true, "tools": tools })),
-        Err(error) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            json!({ "ok": false, "error": error.to_string() }),
-        ),
+    let servers = state.toolbox.status(Duration::from_secs(2)).await;
+    let ready = servers
+        .iter()
+        .filter(|s| s.required && s.state != ServerState::Disabled)
+        .all(|s| s.state == ServerState::Ready);
+    let tools = state.toolbox.tools().len();
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
     };
     let body = json!({
-        "status": if status == StatusCode::OK { "ready" } else { "not_ready" },
-        "toolbox": toolbox,
+        "status": if ready { "ready" } else { "not_ready" },
+        "toolbox": { "ok": ready, "tools": tools },
+        "servers": servers,
         "llm": { "provider": llm.provider, "model": llm.model },
     });
     (status, Json(body))

@@ -7,7 +7,13 @@ use leptos::config::LeptosOptions;
 use tokio::sync::Semaphore;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::{agent::Agent, config::Settings, metrics::Metrics, ws::registry::Registry};
+use crate::{
+    agent::{Agent, PendingApprovals},
+    config::Settings,
+    metrics::Metrics,
+    tools::Toolbox,
+    ws::registry::Registry,
+};
 
 /// Cheap to clone: every field is a handle.
 #[derive(Clone, FromRef)]
@@ -16,6 +22,10 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     /// The agent every transport (WebSocket, REST) runs turns on.
     pub agent: Arc<Agent>,
+    /// The MCP servers' tools (also the agent's): for `ready`, `tools_changed`, `/readyz`.
+    pub toolbox: Arc<dyn Toolbox>,
+    /// Tool calls waiting for approval, by `call_id`, for `POST /api/approvals/…`.
+    pub approvals: Arc<PendingApprovals>,
     /// The settings the server started with.
     pub settings: Arc<Settings>,
     /// The server's metrics.

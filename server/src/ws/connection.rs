@@ -21,7 +21,13 @@ use tokio::sync::{OwnedSemaphorePermit, mpsc};
 use tracing::Instrument;
 
 use super::session::{Attachment, Outgoing, QueueError, Session, now_ms};
-use crate::{agent::SinkClosed, config::Settings, metrics::GaugeGuard, state::AppState};
+use crate::{
+    agent::{Decision, SinkClosed},
+    config::Settings,
+    metrics::GaugeGuard,
+    state::AppState,
+    tools::ToolInfo,
+};
 
 /// Frames waiting for the writer. Larger than the session log, so a resume's replay
 /// always fits.
@@ -139,26 +145,29 @@ fn new_session(state: &AppState) -> Arc<Session> {
         state.agent.clone(),
         state.settings.max_queued_turns,
         state.shutdown.clone(),
+        state.approvals.clone(),
     );
     state.sessions.insert(session.clone());
     session
 }
 
-/// The `ready` event: protocol version, session, model and tools.
+/// The tools as `ready` and `tools_changed` list them.
+pub fn descriptors(tools: &[ToolInfo]) -> Vec<ToolDescriptor> {
+    tools
+        .iter()
+        .map(|tool| ToolDescriptor {
+            name: tool.name.clone(),
+            description: tool.description.clone(),
+            parameters: Value::Object((*tool.input_schema).clone()),
+            server: Some(tool.server.clone()),
+        })
+        .collect()
+}
+
+/// The `ready` event: protocol version, session, model and the tools available now.
 async fn ready(state: &AppState, session_id: &str) -> ServerEvent {
     let info = state.agent.llm().info();
-    let tools = match state.agent.mcp().tools().await {
-        Ok(tools) => tools
-            .iter()
-            .map(|tool| ToolDescriptor {
-                name: tool.name.clone(),
-                description: tool.description.clone(),
-                parameters: Value::Object((*tool.input_schema).clone()),
-                server: None,
-            })
-            .collect(),
-        Err(_) => Vec::new(),
-    };
+    let tools = descriptors(&state.toolbox.tools());
     ServerEvent::Ready {
         protocol: PROTOCOL_VERSION,
         session_id: session_id.to_owned(),
@@ -185,7 +194,23 @@ where
     R: Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
     let mut limiter = RateLimiter::new(&state.settings);
-    while let Some(frame) = stream.next().await {
+    // Tool list changes reach every connected client as `tools_changed`.
+    let mut tools = state.toolbox.watch();
+    tools.mark_unchanged();
+    loop {
+        let frame = tokio::select! {
+            frame = stream.next() => frame,
+            Ok(()) = tools.changed() => {
+                let list = descriptors(&tools.borrow_and_update());
+                if outbound.event(ServerEvent::ToolsChanged { tools: list }).await.is_err() {
+                    return End::Gone;
+                }
+                continue;
+            }
+        };
+        let Some(frame) = frame else {
+            break;
+        };
         let message = match frame {
             Ok(message) => message,
             Err(error) => {
@@ -260,12 +285,21 @@ async fn handle_text(
             last_seq,
         }) => return resume(outbound, connection, session, state, &session_id, last_seq).await,
         Ok(ClientMessage::Message { content }) => content,
-        Ok(
-            ClientMessage::Approve { .. }
-            | ClientMessage::Deny { .. }
-            | ClientMessage::Edit { .. }
-            | ClientMessage::Regenerate {},
-        ) => {
+        Ok(ClientMessage::Approve { call_id }) => {
+            let decision = Decision {
+                approved: true,
+                reason: None,
+            };
+            return decide(outbound, session, &call_id, decision).await;
+        }
+        Ok(ClientMessage::Deny { call_id, reason }) => {
+            let decision = Decision {
+                approved: false,
+                reason,
+            };
+            return decide(outbound, session, &call_id, decision).await;
+        }
+        Ok(ClientMessage::Edit { .. } | ClientMessage::Regenerate {}) => {
             return outbound
                 .error(
                     ErrorCode::InvalidMessage,
@@ -290,6 +324,24 @@ async fn handle_text(
                 .await
         }
         Err(QueueError::Closed) => Err(SinkClosed),
+    }
+}
+
+/// Delivers an `approve` / `deny` to the session's turn; the turn answers with
+/// `approval_resolved`. A `call_id` nothing waits for gets an error.
+async fn decide(
+    outbound: &Outbound,
+    session: &Session,
+    call_id: &str,
+    decision: Decision,
+) -> Result<(), SinkClosed> {
+    match session.decide(call_id, decision) {
+        Ok(()) => Ok(()),
+        Err(error) => {
+            outbound
+                .error(ErrorCode::InvalidMessage, error.to_string())
+                .await
+        }
     }
 }
 

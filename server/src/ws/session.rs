@@ -24,7 +24,10 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::{
-    agent::{Agent, EventSink, SinkClosed},
+    agent::{
+        Agent, ApprovalInbox, ApprovalSender, Decision, EventSink, PendingApprovals, SinkClosed,
+        approval::DecideError, approval_channel,
+    },
     llm::ChatMessage,
 };
 
@@ -85,6 +88,8 @@ pub struct Session {
     busy: watch::Sender<bool>,
     /// Cancelled when the session ends: stops its turn and its worker.
     closed: CancellationToken,
+    /// Answers the tool calls its turns wait to have approved.
+    approvals: ApprovalSender,
 }
 
 struct State {
@@ -102,8 +107,11 @@ impl Session {
         agent: Arc<Agent>,
         max_queued: usize,
         shutdown: CancellationToken,
+        pending: Arc<PendingApprovals>,
     ) -> Arc<Self> {
         let (queue, queue_rx) = mpsc::channel(max_queued.max(1));
+        let (approvals, inbox) = approval_channel();
+        let inbox = inbox.indexed(pending);
         let session = Arc::new(Self {
             id,
             state: Mutex::new(State {
@@ -118,11 +126,12 @@ impl Session {
             running: Mutex::new(None),
             busy: watch::Sender::new(false),
             closed: CancellationToken::new(),
+            approvals,
         });
         let span = tracing::info_span!("session", session_id = %session.id);
         tokio::spawn(
             Arc::clone(&session)
-                .work(queue_rx, agent, shutdown)
+                .work(queue_rx, agent, inbox, shutdown)
                 .instrument(span),
         );
         session
@@ -151,6 +160,11 @@ impl Session {
             mpsc::error::TrySendError::Full(_) => QueueError::Busy,
             mpsc::error::TrySendError::Closed(_) => QueueError::Closed,
         })
+    }
+
+    /// Answers a tool call of this session's running turn waiting for approval.
+    pub fn decide(&self, call_id: &str, decision: Decision) -> Result<(), DecideError> {
+        self.approvals.decide(call_id, decision)
     }
 
     /// Cancels the running turn and everything queued; says whether a turn was running.
@@ -270,6 +284,7 @@ impl Session {
         self: Arc<Self>,
         mut queue: mpsc::Receiver<Queued>,
         agent: Arc<Agent>,
+        approvals: ApprovalInbox,
         shutdown: CancellationToken,
     ) {
         let mut history: Vec<ChatMessage> = Vec::new();
@@ -299,8 +314,14 @@ impl Session {
             };
             // Boxed, so an idle session's task stays small: the turn's state machine
             // is allocated only while a turn runs.
-            let turn =
-                Box::pin(agent.run_turn(&turn_id, &queued.content, &history, &mut sink, &cancel));
+            let turn = Box::pin(agent.run_turn(
+                &turn_id,
+                &queued.content,
+                &history,
+                &mut sink,
+                &approvals,
+                &cancel,
+            ));
             let outcome = AssertUnwindSafe(turn).catch_unwind().await;
             self.running().take();
             match outcome {

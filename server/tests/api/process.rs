@@ -60,6 +60,7 @@ impl ServerProcess {
     }
 
     async fn wait_healthy(&self) {
+        server::tools::tls::install_crypto_provider();
         let url = format!("http://127.0.0.1:{}/healthz", self.port);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         while reqwest::get(&url).await.map(|r| r.status()).ok() != Some(reqwest::StatusCode::OK) {
