@@ -158,6 +158,10 @@ pub trait Toolbox: Send + Sync + 'static {
     /// Follows the tool list: a new value each time it changes.
     fn watch(&self) -> watch::Receiver<Arc<[ToolInfo]>>;
 
+    /// Waits (at most `max_wait`) for required servers that are still connecting, so
+    /// that a client connecting just after start-up is offered their tools.
+    async fn settle(&self, max_wait: Duration);
+
     /// The tools for a turn. Waits for required servers that are still connecting;
     /// fails when a required server is down.
     async fn tools_for_turn(&self) -> Result<Arc<[ToolInfo]>, ToolError>;

@@ -175,11 +175,13 @@ impl ServerClient {
         }
     }
 
-    /// Waits until the server is no longer connecting (at most the connect timeout).
-    pub async fn settled(&self) -> ServerState {
+    /// Waits until the server is no longer connecting, at most `max_wait` (or the
+    /// connect timeout when `None`).
+    pub async fn settled(&self, max_wait: Option<Duration>) -> ServerState {
         let mut state = self.state.subscribe();
         let wait = state.wait_for(|s| *s != ServerState::Connecting);
-        match tokio::time::timeout(self.timing.connect_timeout, wait).await {
+        let limit = max_wait.unwrap_or(self.timing.connect_timeout);
+        match tokio::time::timeout(limit, wait).await {
             Ok(Ok(state)) => *state,
             _ => *self.state.borrow(),
         }
@@ -265,7 +267,9 @@ impl ServerClient {
         let mut generation = 0;
         loop {
             generation += 1;
-            self.set(ServerState::Connecting, None, None);
+            // The last error stays until this attempt ends: it says why we retry.
+            let last_error = self.snapshot().error.clone();
+            self.set(ServerState::Connecting, None, last_error);
             let connected = tokio::select! {
                 () = shutdown.cancelled() => return,
                 attempt = tokio::time::timeout(self.timing.connect_timeout, Box::pin(self.connect(generation))) => {

@@ -125,6 +125,21 @@ impl McpToolbox {
 }
 
 impl Inner {
+    /// Waits for the required servers still connecting; returns each one's state.
+    async fn settle_required(
+        &self,
+        max_wait: Option<Duration>,
+    ) -> Vec<(&Arc<ServerClient>, ServerState)> {
+        let required = self
+            .servers
+            .iter()
+            .filter(|s| s.config.required && !s.config.disabled);
+        futures::future::join_all(
+            required.map(|server| async move { (server, server.settled(max_wait).await) }),
+        )
+        .await
+    }
+
     fn catalog(&self) -> Arc<Catalog> {
         self.lock_catalog().clone()
     }
@@ -227,23 +242,20 @@ fn tool_info(name: String, server: &str, tool: &Tool, approval: ApprovalPolicy) 
 #[async_trait]
 impl Toolbox for McpToolbox {
     fn tools(&self) -> Arc<[ToolInfo]> {
-        self.inner.catalog().tools.clone()
+        self.inner.refresh().tools.clone()
     }
 
     fn watch(&self) -> watch::Receiver<Arc<[ToolInfo]>> {
         self.inner.published.subscribe()
     }
 
+    async fn settle(&self, max_wait: Duration) {
+        let _ = self.inner.settle_required(Some(max_wait)).await;
+        self.inner.refresh();
+    }
+
     async fn tools_for_turn(&self) -> Result<Arc<[ToolInfo]>, ToolError> {
-        let required = self
-            .inner
-            .servers
-            .iter()
-            .filter(|s| s.config.required && !s.config.disabled);
-        let states = futures::future::join_all(
-            required.map(|server| async move { (server, server.settled().await) }),
-        )
-        .await;
+        let states = self.inner.settle_required(None).await;
         if let Some((server, state)) = states.into_iter().find(|(_, s)| *s != ServerState::Ready) {
             return Err(server.unavailable(format!("required server is {state:?}")));
         }

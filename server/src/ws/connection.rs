@@ -7,7 +7,7 @@ use std::{
         Arc,
         atomic::{AtomicU64, Ordering},
     },
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
@@ -17,7 +17,7 @@ use protocol::{
     ToolDescriptor,
 };
 use serde_json::Value;
-use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
 use tracing::Instrument;
 
 use super::session::{Attachment, Outgoing, QueueError, Session, now_ms};
@@ -28,6 +28,10 @@ use crate::{
     state::AppState,
     tools::ToolInfo,
 };
+
+/// How long `ready` waits for required MCP servers that are still connecting (just
+/// after start-up), so that it lists their tools.
+const READY_WAIT: Duration = Duration::from_secs(2);
 
 /// Frames waiting for the writer. Larger than the session log, so a resume's replay
 /// always fits.
@@ -106,10 +110,14 @@ pub async fn run(socket: WebSocket, state: AppState, slot: OwnedSemaphorePermit,
         } else {
             let mut session = new_session(&state);
             session.attach(Attachment { connection, tx }, None);
-            let _ = outbound.event(ready(&state, session.id()).await).await;
+            // `ready` lists the tools of this moment; `tools_changed` follows changes.
+            state.toolbox.settle(READY_WAIT).await;
+            let mut tools = state.toolbox.watch();
+            let listed = descriptors(&tools.borrow_and_update());
+            let _ = outbound.event(ready(&state, session.id(), listed)).await;
 
             let end = tokio::select! {
-                end = read_loop(stream, &outbound, connection, &mut session, &state) => end,
+                end = read_loop(stream, &outbound, connection, &mut session, &state, tools) => end,
                 () = state.shutdown.cancelled() => End::Shutdown,
             };
             match end {
@@ -165,9 +173,8 @@ pub fn descriptors(tools: &[ToolInfo]) -> Vec<ToolDescriptor> {
 }
 
 /// The `ready` event: protocol version, session, model and the tools available now.
-async fn ready(state: &AppState, session_id: &str) -> ServerEvent {
+fn ready(state: &AppState, session_id: &str, tools: Vec<ToolDescriptor>) -> ServerEvent {
     let info = state.agent.llm().info();
-    let tools = descriptors(&state.toolbox.tools());
     ServerEvent::Ready {
         protocol: PROTOCOL_VERSION,
         session_id: session_id.to_owned(),
@@ -189,14 +196,13 @@ async fn read_loop<R>(
     connection: u64,
     session: &mut Arc<Session>,
     state: &AppState,
+    mut tools: watch::Receiver<Arc<[ToolInfo]>>,
 ) -> End
 where
     R: Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
     let mut limiter = RateLimiter::new(&state.settings);
     // Tool list changes reach every connected client as `tools_changed`.
-    let mut tools = state.toolbox.watch();
-    tools.mark_unchanged();
     loop {
         let frame = tokio::select! {
             frame = stream.next() => frame,
@@ -369,7 +375,8 @@ async fn resume(
     session.detach(connection);
     state.sessions.remove(session);
     *session = earlier;
-    outbound.event(ready(state, session.id()).await).await?;
+    let tools = descriptors(&state.toolbox.tools());
+    outbound.event(ready(state, session.id(), tools)).await?;
     let resumed = session.attach(
         Attachment {
             connection,

@@ -224,10 +224,15 @@ impl WsClient {
         self.collect_turn().await
     }
 
+    /// The events of the running turn, up to its terminal one. `tools_changed`, which
+    /// belongs to the connection rather than the turn, is left out.
     pub async fn collect_turn(&mut self) -> Vec<ServerEvent> {
         let mut events = Vec::new();
         loop {
             let event = self.next_event().await;
+            if matches!(event, ServerEvent::ToolsChanged { .. }) {
+                continue;
+            }
             let done = event.is_terminal();
             events.push(event);
             if done {
