@@ -7,6 +7,7 @@
 pub mod connection;
 pub mod registry;
 pub mod session;
+mod tools;
 
 use axum::{
     Json,

@@ -16,11 +16,13 @@ use protocol::{
     ClientMessage, ErrorCode, LlmDescriptor, PROTOCOL_VERSION, ServerEvent, ServerFrame,
     ToolDescriptor,
 };
-use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
 use tracing::Instrument;
 
-use super::session::{Attachment, Outgoing, QueueError, Session, now_ms};
+use super::{
+    session::{Attachment, Outgoing, QueueError, Session, now_ms},
+    tools::{decide, descriptors},
+};
 use crate::{
     agent::{Decision, SinkClosed},
     config::Settings,
@@ -159,19 +161,6 @@ fn new_session(state: &AppState) -> Arc<Session> {
     session
 }
 
-/// The tools as `ready` and `tools_changed` list them.
-pub fn descriptors(tools: &[ToolInfo]) -> Vec<ToolDescriptor> {
-    tools
-        .iter()
-        .map(|tool| ToolDescriptor {
-            name: tool.name.clone(),
-            description: tool.description.clone(),
-            parameters: Value::Object((*tool.input_schema).clone()),
-            server: Some(tool.server.clone()),
-        })
-        .collect()
-}
-
 /// The `ready` event: protocol version, session, model and the tools available now.
 fn ready(state: &AppState, session_id: &str, tools: Vec<ToolDescriptor>) -> ServerEvent {
     let info = state.agent.llm().info();
@@ -296,14 +285,14 @@ async fn handle_text(
                 approved: true,
                 reason: None,
             };
-            return decide(outbound, session, &call_id, decision).await;
+            return answer(outbound, session, &call_id, decision).await;
         }
         Ok(ClientMessage::Deny { call_id, reason }) => {
             let decision = Decision {
                 approved: false,
                 reason,
             };
-            return decide(outbound, session, &call_id, decision).await;
+            return answer(outbound, session, &call_id, decision).await;
         }
         Ok(ClientMessage::Edit { .. } | ClientMessage::Regenerate {}) => {
             return outbound
@@ -333,21 +322,16 @@ async fn handle_text(
     }
 }
 
-/// Delivers an `approve` / `deny` to the session's turn; the turn answers with
-/// `approval_resolved`. A `call_id` nothing waits for gets an error.
-async fn decide(
+/// Delivers an `approve` / `deny`; a `call_id` nothing waits for gets an error.
+async fn answer(
     outbound: &Outbound,
     session: &Session,
     call_id: &str,
     decision: Decision,
 ) -> Result<(), SinkClosed> {
-    match session.decide(call_id, decision) {
+    match decide(session, call_id, decision) {
         Ok(()) => Ok(()),
-        Err(error) => {
-            outbound
-                .error(ErrorCode::InvalidMessage, error.to_string())
-                .await
-        }
+        Err(why) => outbound.error(ErrorCode::InvalidMessage, why).await,
     }
 }
 
