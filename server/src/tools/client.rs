@@ -172,13 +172,11 @@ impl ServerClient {
         }
     }
 
-    /// Waits until the server is no longer connecting, at most `max_wait` (or the
-    /// connect timeout when `None`).
-    pub async fn settled(&self, max_wait: Option<Duration>) -> ServerState {
+    /// Waits until the server is no longer connecting, at most `max_wait`.
+    pub async fn settled(&self, max_wait: Duration) -> ServerState {
         let mut state = self.state.subscribe();
         let wait = state.wait_for(|s| *s != ServerState::Connecting);
-        let limit = max_wait.unwrap_or(self.timing.connect_timeout);
-        match tokio::time::timeout(limit, wait).await {
+        match tokio::time::timeout(max_wait, wait).await {
             Ok(Ok(state)) => *state,
             _ => *self.state.borrow(),
         }

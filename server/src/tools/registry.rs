@@ -27,13 +27,19 @@ use super::{
     tls,
 };
 
+/// How long a turn waits for a required server that is still connecting.
+const TURN_WAIT: Duration = Duration::from_secs(5);
+
 /// Settings of the MCP host.
 #[derive(Debug, Clone)]
 pub struct ToolboxSettings {
     /// How long one tool call may take.
     pub call_timeout: Duration,
-    /// How long connecting to a server and listing its tools may take.
+    /// How long connecting to an HTTP server and listing its tools may take.
     pub connect_timeout: Duration,
+    /// How long starting a stdio server and listing its tools may take (`npx -y`
+    /// may download the server first).
+    pub start_timeout: Duration,
     /// Extra trusted CA certificates (PEM) for `https://` servers (`SSL_CERT_FILE`).
     pub extra_roots: Option<PathBuf>,
     /// Reconnection backoff of HTTP servers: first delay, then doubling up to the max.
@@ -47,6 +53,7 @@ impl ToolboxSettings {
         Self {
             call_timeout,
             connect_timeout: Duration::from_secs(10),
+            start_timeout: Duration::from_secs(60),
             extra_roots,
             http_backoff: (Duration::from_millis(100), Duration::from_secs(2)),
             stdio_backoff: (Duration::from_millis(250), Duration::from_secs(30)),
@@ -92,12 +99,12 @@ impl McpToolbox {
             .servers
             .into_iter()
             .map(|server| {
-                let (min_backoff, max_backoff) = match server.transport.kind() {
-                    "stdio" => settings.stdio_backoff,
-                    _ => settings.http_backoff,
+                let ((min_backoff, max_backoff), connect_timeout) = match server.transport.kind() {
+                    "stdio" => (settings.stdio_backoff, settings.start_timeout),
+                    _ => (settings.http_backoff, settings.connect_timeout),
                 };
                 let timing = Timing {
-                    connect_timeout: settings.connect_timeout,
+                    connect_timeout,
                     min_backoff,
                     max_backoff,
                     call_timeout: settings.call_timeout,
@@ -126,10 +133,7 @@ impl McpToolbox {
 
 impl Inner {
     /// Waits for the required servers still connecting; returns each one's state.
-    async fn settle_required(
-        &self,
-        max_wait: Option<Duration>,
-    ) -> Vec<(&Arc<ServerClient>, ServerState)> {
+    async fn settle_required(&self, max_wait: Duration) -> Vec<(&Arc<ServerClient>, ServerState)> {
         let required = self
             .servers
             .iter()
@@ -250,12 +254,12 @@ impl Toolbox for McpToolbox {
     }
 
     async fn settle(&self, max_wait: Duration) {
-        let _ = self.inner.settle_required(Some(max_wait)).await;
+        let _ = self.inner.settle_required(max_wait).await;
         self.inner.refresh();
     }
 
     async fn tools_for_turn(&self) -> Result<Arc<[ToolInfo]>, ToolError> {
-        let states = self.inner.settle_required(None).await;
+        let states = self.inner.settle_required(TURN_WAIT).await;
         if let Some((server, state)) = states.into_iter().find(|(_, s)| *s != ServerState::Ready) {
             return Err(server.unavailable(format!("required server is {state:?}")));
         }

@@ -446,3 +446,29 @@ async fn invented_tool_names_are_one_metric_label() {
     );
     assert!(!metrics.contains("invented_tool_42"));
 }
+
+/// Whether `pid` runs (a zombie has ended).
+fn running(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{}/stat", pid.trim()))
+        .map(|stat| !stat.contains(") Z "))
+        .unwrap_or(false)
+}
+
+#[tokio::test]
+async fn stdio_servers_stop_when_the_server_stops() {
+    let app = app_with(json!({ "probe": probe_stdio() })).await;
+    app.wait_servers(&["probe"], "ready").await;
+    let mut client = app.connect().await;
+    let (pid, _, _, _) = result_of(&call(&mut client, "pid", json!({})).await);
+    assert!(running(&pid));
+    drop(client);
+    drop(app); // shuts the server down
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while running(&pid) {
+        assert!(
+            Instant::now() < deadline,
+            "the stdio server outlived the server"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
