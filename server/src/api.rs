@@ -241,6 +241,7 @@ async fn chat_stream(
     let (tx, rx) = mpsc::channel(64);
     let cancel = state.hard_stop.child_token();
     tokio::spawn(async move {
+        let gone = tx.clone();
         let mut sink = SseSink {
             tx,
             turn_id: turn_id.clone(),
@@ -248,11 +249,20 @@ async fn chat_stream(
         // Approvals are answered through the process-wide index, by call_id.
         let (_answers, approvals) = approval_channel();
         let approvals = approvals.indexed(state.approvals.clone());
-        // Errors reach the client as `error` events; a vanished client stops the turn.
-        let _ = state
+        // Errors reach the client as `error` events. A vanished client stops the
+        // turn at once, even one waiting for an approval or a slow tool (the MCP
+        // server is told the call is cancelled).
+        let turn = state
             .agent
-            .run_turn(&turn_id, &message, &[], &mut sink, &approvals, &cancel)
-            .await;
+            .run_turn(&turn_id, &message, &[], &mut sink, &approvals, &cancel);
+        let mut turn = std::pin::pin!(turn);
+        tokio::select! {
+            _ = &mut turn => {}
+            () = gone.closed() => {
+                cancel.cancel();
+                let _ = turn.await;
+            }
+        }
     });
     let events = futures::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|event| (Ok(event), rx))

@@ -218,6 +218,29 @@ mod tests {
     }
 
     #[test]
+    fn mcp_settings_parse_and_the_two_toolbox_sources_exclude_each_other() {
+        let settings = Settings::try_parse_from([
+            "server",
+            "--mcp-config",
+            "/etc/toolstream/mcp.json",
+            "--approval-timeout",
+            "2.5",
+        ])
+        .unwrap();
+        assert_eq!(settings.approval_timeout, Duration::from_millis(2500));
+        assert_eq!(settings.max_tool_result_chars, 20_000);
+        let err = Settings::try_parse_from([
+            "server",
+            "--mcp-config",
+            "a.json",
+            "--mcp-server-url",
+            "http://h:1",
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("--mcp-config"), "{err}");
+    }
+
+    #[test]
     fn bad_values_name_the_setting() {
         let err = Settings::try_parse_from(["server", "--port", "99999"]).unwrap_err();
         assert!(err.to_string().contains("--port"), "{err}");

@@ -361,3 +361,17 @@ async fn plain_rest_turns_deny_calls_that_need_approval_at_once() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn a_rest_client_that_leaves_stops_its_turn_waiting_for_approval() {
+    let (app, _toolbox) = app_asking(|_| {}).await;
+    let mut stream = SseReader::open(&app, "Suma 10 y 5").await;
+    let events = stream.until("approval_required").await;
+    let call_id = approval_of(events.last().unwrap());
+    assert_eq!(app.metric("toolstream_turns_running").await, 1.0);
+    drop(stream);
+    // The turn ends now, not when the approval times out (five minutes).
+    app.wait_for_metric("toolstream_turns_running", 0.0).await;
+    let (status, _) = answer(&app, &call_id, json!({"approve": true})).await;
+    assert_eq!(status, 404, "nothing waits any more");
+}
