@@ -24,6 +24,32 @@ use super::{
 
 mod supervise;
 
+/// Tells the registry that a server's state or tools changed.
+#[derive(Default)]
+pub struct Changes {
+    /// Counts changes, so the catalogue is rebuilt only when something changed.
+    version: std::sync::atomic::AtomicU64,
+    notify: Notify,
+}
+
+impl Changes {
+    fn bump(&self) {
+        self.version
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        self.notify.notify_one();
+    }
+
+    /// How many changes there have been.
+    pub fn version(&self) -> u64 {
+        self.version.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Resolves at the next change (or at once, for one not yet waited for).
+    pub async fn next(&self) {
+        self.notify.notified().await;
+    }
+}
+
 /// Timing of connection attempts.
 #[derive(Debug, Clone, Copy)]
 pub struct Timing {
@@ -71,7 +97,7 @@ pub struct ServerClient {
     /// The generation a caller found broken.
     lost: watch::Sender<u64>,
     /// The registry's signal that some server's tools or state changed.
-    changed: Arc<Notify>,
+    changed: Arc<Changes>,
 }
 
 impl ServerClient {
@@ -79,7 +105,7 @@ impl ServerClient {
         config: ServerConfig,
         tls: Result<&rustls::ClientConfig, &String>,
         timing: Timing,
-        changed: Arc<Notify>,
+        changed: Arc<Changes>,
     ) -> Self {
         let target = match (&config.transport, tls) {
             (ServerTransport::Http { url, headers }, Ok(tls)) => {
@@ -149,7 +175,7 @@ impl ServerClient {
             snapshot.error = error;
         }
         self.state.send_replace(state);
-        self.changed.notify_one();
+        self.changed.bump();
     }
 
     fn live(&self) -> Option<Arc<Connection>> {

@@ -16,13 +16,13 @@ use std::{
 use async_trait::async_trait;
 use protocol::Args;
 use rmcp::model::Tool;
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use super::{
     ApprovalPolicy, McpConfig, ProgressSender, ServerState, ServerStatus, ToolError, ToolHints,
     ToolInfo, ToolOutput, Toolbox,
-    client::{ServerClient, Timing},
+    client::{Changes, ServerClient, Timing},
     naming::exposed_names,
     tls,
 };
@@ -64,6 +64,8 @@ impl ToolboxSettings {
 /// The tools on offer, and where each name goes.
 #[derive(Default)]
 struct Catalog {
+    /// The [`Changes`] version it was built from.
+    version: u64,
     tools: Arc<[ToolInfo]>,
     /// Every known name (reachable server or not) → (server index, its name for it).
     routes: HashMap<String, (usize, String)>,
@@ -79,7 +81,7 @@ struct Inner {
     servers: Vec<Arc<ServerClient>>,
     catalog: Mutex<Arc<Catalog>>,
     published: watch::Sender<Arc<[ToolInfo]>>,
-    changed: Arc<Notify>,
+    changed: Arc<Changes>,
     shutdown: CancellationToken,
     tasks: TaskTracker,
     started: AtomicBool,
@@ -94,7 +96,7 @@ impl McpToolbox {
         if let Err(error) = &tls {
             tracing::error!(%error, "TLS roots unavailable: HTTP MCP servers cannot connect");
         }
-        let changed = Arc::new(Notify::new());
+        let changed = Arc::new(Changes::default());
         let servers = config
             .servers
             .into_iter()
@@ -156,6 +158,13 @@ impl Inner {
     /// Rebuilds the catalogue from the servers' states and tools; publishes it when
     /// the tools on offer changed.
     fn refresh(&self) -> Arc<Catalog> {
+        // Read the version first: a change while building leaves it stale, so the
+        // next call builds again.
+        let version = self.changed.version();
+        let built = self.catalog();
+        if built.version == version && version != 0 {
+            return built;
+        }
         let current: Vec<(ServerState, Arc<[Tool]>)> =
             self.servers.iter().map(|s| s.current()).collect();
         // Tools that may be offered at all, by server (`deny` ones never are).
@@ -190,7 +199,10 @@ impl Inner {
             })
             .collect();
         let names = exposed_names(&listing);
-        let mut catalog = Catalog::default();
+        let mut catalog = Catalog {
+            version,
+            ..Catalog::default()
+        };
         let mut tools = Vec::new();
         for (index, ((server, tools_of), names_of)) in
             self.servers.iter().zip(&offered).zip(names).enumerate()
@@ -208,12 +220,18 @@ impl Inner {
         catalog.tools = tools.into();
         let catalog = Arc::new(catalog);
         let mut slot = self.lock_catalog();
+        if slot.version > catalog.version {
+            // A concurrent refresh saw a later change: keep its catalogue.
+            return slot.clone();
+        }
         let same = slot.tools == catalog.tools;
         *slot = catalog.clone();
-        drop(slot);
+        // Published under the lock, so that the order of publications is the order
+        // of the catalogues.
         if !same {
             self.published.send_replace(catalog.tools.clone());
         }
+        drop(slot);
         catalog
     }
 }
@@ -310,7 +328,7 @@ impl Toolbox for McpToolbox {
         self.inner.tasks.spawn(async move {
             loop {
                 tokio::select! {
-                    () = changed.notified() => match inner.upgrade() {
+                    () = changed.next() => match inner.upgrade() {
                         Some(inner) => { inner.refresh(); }
                         None => return,
                     },
