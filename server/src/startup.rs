@@ -53,7 +53,12 @@ impl Application {
         let file_config = match &settings.mcp_config {
             Some(path) => {
                 let env = settings.mcp_env.clone().unwrap_or_else(process_environment);
-                Some(tools::config::load(path, &env)?)
+                let config = tools::config::load(path, &env)?;
+                // Whatever logs them (rmcp quotes URLs in its errors), never show them.
+                for secret in config.secrets() {
+                    toolbox::telemetry::redact(&secret);
+                }
+                Some(config)
             }
             None => None,
         };

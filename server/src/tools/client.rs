@@ -158,7 +158,14 @@ impl ServerClient {
     fn scrub(&self, text: &str) -> String {
         match &self.config.transport {
             ServerTransport::Http { url, .. } if !url.is_empty() => {
-                text.replace(url.as_str(), &self.config.transport.describe())
+                let safe = self.config.transport.describe();
+                // Errors may quote the URL as written or as parsed (normalised).
+                let parsed = reqwest::Url::parse(url).map(|u| u.to_string());
+                let text = text.replace(url.as_str(), &safe);
+                match parsed {
+                    Ok(parsed) => text.replace(&parsed, &safe),
+                    Err(_) => text,
+                }
             }
             _ => text.to_owned(),
         }

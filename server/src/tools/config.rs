@@ -11,7 +11,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 
 use super::{expand::Environment, policy::ApprovalRules};
@@ -136,6 +136,36 @@ pub fn redact_url(url: &str) -> String {
             parsed.to_string()
         }
         Err(_) => "<invalid url>".to_owned(),
+    }
+}
+
+impl McpConfig {
+    /// The values that must never be logged: header values, `env` values that the
+    /// file sets (not the inherited ones), and URL passwords and query values.
+    pub fn secrets(&self) -> Vec<String> {
+        let mut secrets = Vec::new();
+        for server in &self.servers {
+            match &server.transport {
+                ServerTransport::Http { url, headers } => {
+                    secrets.extend(headers.iter().map(|(_, v)| v.expose_secret().to_owned()));
+                    // The bearer token alone, too, in case a library logs it apart.
+                    secrets.extend(headers.iter().filter_map(|(_, v)| {
+                        let value = v.expose_secret();
+                        value.split_once(' ').map(|(_, token)| token.to_owned())
+                    }));
+                    if let Ok(parsed) = reqwest::Url::parse(url) {
+                        secrets.extend(parsed.password().map(str::to_owned));
+                        secrets.extend(parsed.query_pairs().map(|(_, v)| v.into_owned()));
+                    }
+                }
+                ServerTransport::Stdio { env, .. } => secrets.extend(
+                    env.iter()
+                        .filter(|(k, _)| !INHERITED_ENV.contains(&k.as_str()))
+                        .map(|(_, v)| v.expose_secret().to_owned()),
+                ),
+            }
+        }
+        secrets
     }
 }
 

@@ -168,3 +168,31 @@ fn urls_are_logged_without_credentials() {
         "https://h.example/mcp"
     );
 }
+
+#[test]
+fn secrets_are_the_values_that_must_never_be_logged() {
+    let config = load_text(
+        r#"{"mcpServers": {
+            "remote": {"url": "https://u:pw-123456@h.example/mcp?key=${TOKEN}", "headers": {"Authorization": "Bearer ${TOKEN}"}},
+            "local": {"command": "x", "env": {"K": "local-secret"}}
+        }}"#,
+        &[("TOKEN", "t0ken-abcdef"), ("PATH", "/usr/bin")],
+    )
+    .unwrap();
+    let secrets = config.secrets();
+    for wanted in [
+        "Bearer t0ken-abcdef",
+        "t0ken-abcdef",
+        "pw-123456",
+        "local-secret",
+    ] {
+        assert!(
+            secrets.iter().any(|s| s == wanted),
+            "{wanted} missing from {secrets:?}"
+        );
+    }
+    assert!(
+        !secrets.iter().any(|s| s == "/usr/bin"),
+        "inherited PATH is no secret"
+    );
+}
