@@ -90,24 +90,35 @@ impl ServerProcess {
                 sink.lock().unwrap().push(line);
             }
         });
+        // Owned before anything can fail: a failing start still stops the process.
+        let mut server = Self {
+            child,
+            port: 0,
+            lines,
+        };
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        let port = loop {
-            let found = lines.lock().unwrap().iter().find_map(|l| listening_port(l));
+        server.port = loop {
+            let found = server
+                .lines
+                .lock()
+                .unwrap()
+                .iter()
+                .find_map(|l| listening_port(l));
             if let Some(port) = found {
                 break port;
             }
             assert!(
-                child.try_wait().unwrap().is_none(),
+                server.child.try_wait().unwrap().is_none(),
                 "the server exited before listening"
             );
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "no listening line: {:?}",
-                lines.lock().unwrap()
+                server.lines.lock().unwrap()
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         };
-        Self { child, port, lines }
+        server
     }
 
     pub async fn wait_healthy(&self) {
@@ -142,6 +153,11 @@ impl ServerProcess {
             ServerEvent::Ready { .. }
         ));
         client
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Kills the process at once (SIGKILL), as a crashed node would stop.
