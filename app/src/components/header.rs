@@ -6,7 +6,8 @@ use protocol::LlmDescriptor;
 
 use crate::{
     i18n::{Lang, Text, t},
-    pages::chat::{Actions, Status},
+    pages::chat::Actions,
+    state::Status,
 };
 
 #[component]

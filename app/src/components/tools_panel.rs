@@ -1,6 +1,6 @@
 //! The toolbox's tools, as announced by the server.
 
-use leptos::prelude::*;
+use leptos::{either::Either, prelude::*};
 use protocol::ToolDescriptor;
 
 use crate::{
@@ -40,9 +40,9 @@ pub fn ToolsPanel() -> impl IntoView {
             </summary>
             {move || {
                 if tools.with(Vec::is_empty) {
-                    view! { <p class="muted">{t(lang, Text::NoTools)}</p> }.into_any()
+                    Either::Left(view! { <p class="muted">{t(lang, Text::NoTools)}</p> })
                 } else {
-                    view! {
+                    Either::Right(view! {
                         <ul class="tool-list">
                             {tools
                                 .get()
@@ -58,8 +58,7 @@ pub fn ToolsPanel() -> impl IntoView {
                                 })
                                 .collect_view()}
                         </ul>
-                    }
-                        .into_any()
+                    })
                 }
             }}
         </details>

@@ -1,0 +1,245 @@
+//! Decodes server frames in the browser, by hand, into the protocol's own types.
+//!
+//! Why not serde's derive: `ServerEvent` is an internally tagged enum inside a frame
+//! with flattened metadata, and serde decodes those by buffering every frame into
+//! its generic `Content` tree first. That machinery was over 100 KB of the page's
+//! WASM (about a sixth of it). Reading a `serde_json::Value` and picking the fields
+//! costs a few KB. Native tests hold this decoder to serde's own on every kind of
+//! event, with and without each optional field.
+
+use protocol::{
+    Args, ContentItem, ConversationSummary, ErrorCode, LlmDescriptor, Node, ServerEvent,
+    ServerFrame, ToolDescriptor, Usage,
+};
+use serde_json::{Map, Value};
+
+type Object = Map<String, Value>;
+
+/// One text frame from the server, or `None` when it is not a frame this client
+/// understands (a newer kind of event, or a malformed one).
+pub fn decode(text: &str) -> Option<ServerFrame> {
+    let Value::Object(mut object) = serde_json::from_str(text).ok()? else {
+        return None;
+    };
+    let event = event(&mut object)?;
+    Some(ServerFrame {
+        event,
+        turn_id: optional(&mut object, "turn_id", string)?,
+        seq: optional(&mut object, "seq", u64_of)?,
+        ts_ms: optional(&mut object, "ts_ms", u64_of)?,
+    })
+}
+
+fn event(o: &mut Object) -> Option<ServerEvent> {
+    let kind = take_string(o, "type")?;
+    Some(match kind.as_str() {
+        "ready" => ServerEvent::Ready {
+            protocol: u32::try_from(take(o, "protocol", u64_of)?).ok()?,
+            session_id: take_string(o, "session_id")?,
+            llm: take(o, "llm", llm)?,
+            tools: take(o, "tools", |v| list(v, tool))?,
+            conversation: optional(o, "conversation", summary)?,
+        },
+        "start" => ServerEvent::Start {
+            message: take_string(o, "message")?,
+            replaces: optional(o, "replaces", string)?,
+        },
+        "step" => ServerEvent::Step {
+            node: take(o, "node", node)?,
+            message: take_string(o, "message")?,
+        },
+        "tool_call" => ServerEvent::ToolCall {
+            tool: take_string(o, "tool")?,
+            args: take(o, "args", args)?,
+            call_id: optional(o, "call_id", string)?,
+            server: optional(o, "server", string)?,
+        },
+        "approval_required" => ServerEvent::ApprovalRequired {
+            call_id: take_string(o, "call_id")?,
+            tool: take_string(o, "tool")?,
+            args: take(o, "args", args)?,
+            server: take_string(o, "server")?,
+        },
+        "approval_resolved" => ServerEvent::ApprovalResolved {
+            call_id: take_string(o, "call_id")?,
+            approved: take(o, "approved", |v| v.as_bool())?,
+            reason: optional(o, "reason", string)?,
+        },
+        "tool_progress" => ServerEvent::ToolProgress {
+            call_id: take_string(o, "call_id")?,
+            tool: take_string(o, "tool")?,
+            progress: take(o, "progress", |v| v.as_f64())?,
+            total: optional(o, "total", |v| v.as_f64())?,
+            message: optional(o, "message", string)?,
+        },
+        "tool_result" => ServerEvent::ToolResult {
+            tool: take_string(o, "tool")?,
+            result: take_string(o, "result")?,
+            is_error: optional(o, "is_error", |v| v.as_bool())?.unwrap_or(false),
+            call_id: optional(o, "call_id", string)?,
+            structured: optional(o, "structured", Some)?,
+            content: optional(o, "content", |v| list(v, content_item))?.unwrap_or_default(),
+        },
+        "response_delta" => ServerEvent::ResponseDelta {
+            content: take_string(o, "content")?,
+        },
+        "response" => ServerEvent::Response {
+            content: take_string(o, "content")?,
+        },
+        "complete" => ServerEvent::Complete {
+            steps: u32::try_from(take(o, "steps", u64_of)?).ok()?,
+            usage: optional(o, "usage", usage)?,
+            total_usage: optional(o, "total_usage", usage)?,
+        },
+        "cancelled" => ServerEvent::Cancelled {},
+        "error" => ServerEvent::Error {
+            message: take_string(o, "message")?,
+            code: optional(o, "code", error_code)?,
+        },
+        "tools_changed" => ServerEvent::ToolsChanged {
+            tools: take(o, "tools", |v| list(v, tool))?,
+        },
+        _ => return None,
+    })
+}
+
+/// A required field, converted.
+fn take<T>(o: &mut Object, key: &str, convert: impl FnOnce(Value) -> Option<T>) -> Option<T> {
+    convert(o.remove(key)?)
+}
+
+fn take_string(o: &mut Object, key: &str) -> Option<String> {
+    take(o, key, string)
+}
+
+/// An optional field: absent or `null` is `Some(None)`; present but wrong is `None`.
+fn optional<T>(
+    o: &mut Object,
+    key: &str,
+    convert: impl FnOnce(Value) -> Option<T>,
+) -> Option<Option<T>> {
+    match o.remove(key) {
+        None | Some(Value::Null) => Some(None),
+        Some(value) => convert(value).map(Some),
+    }
+}
+
+fn string(value: Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s),
+        _ => None,
+    }
+}
+
+fn u64_of(value: Value) -> Option<u64> {
+    value.as_u64()
+}
+
+fn object(value: Value) -> Option<Object> {
+    match value {
+        Value::Object(o) => Some(o),
+        _ => None,
+    }
+}
+
+fn list<T>(value: Value, item: impl Fn(Value) -> Option<T>) -> Option<Vec<T>> {
+    match value {
+        Value::Array(items) => items.into_iter().map(item).collect(),
+        _ => None,
+    }
+}
+
+fn args(value: Value) -> Option<Args> {
+    object(value)
+}
+
+fn node(value: Value) -> Option<Node> {
+    match value.as_str()? {
+        "llm" => Some(Node::Llm),
+        "tools" => Some(Node::Tools),
+        _ => None,
+    }
+}
+
+fn llm(value: Value) -> Option<LlmDescriptor> {
+    let mut o = object(value)?;
+    Some(LlmDescriptor {
+        provider: take_string(&mut o, "provider")?,
+        model: take_string(&mut o, "model")?,
+        label: take_string(&mut o, "label")?,
+    })
+}
+
+fn tool(value: Value) -> Option<ToolDescriptor> {
+    let mut o = object(value)?;
+    Some(ToolDescriptor {
+        name: take_string(&mut o, "name")?,
+        description: take_string(&mut o, "description")?,
+        parameters: o.remove("parameters")?,
+        server: optional(&mut o, "server", string)?,
+    })
+}
+
+fn usage(value: Value) -> Option<Usage> {
+    let mut o = object(value)?;
+    Some(Usage {
+        input_tokens: take(&mut o, "input_tokens", u64_of)?,
+        output_tokens: take(&mut o, "output_tokens", u64_of)?,
+        cost_usd: optional(&mut o, "cost_usd", |v| v.as_f64())?,
+    })
+}
+
+fn summary(value: Value) -> Option<ConversationSummary> {
+    let mut o = object(value)?;
+    Some(ConversationSummary {
+        id: take_string(&mut o, "id")?,
+        title: take_string(&mut o, "title")?,
+        created_ms: take(&mut o, "created_ms", u64_of)?,
+        updated_ms: take(&mut o, "updated_ms", u64_of)?,
+        turns: u32::try_from(take(&mut o, "turns", u64_of)?).ok()?,
+        usage: optional(&mut o, "usage", usage)?,
+    })
+}
+
+fn content_item(value: Value) -> Option<ContentItem> {
+    let mut o = object(value)?;
+    Some(match take_string(&mut o, "type")?.as_str() {
+        "image" => ContentItem::Image {
+            mime_type: take_string(&mut o, "mime_type")?,
+            data: take_string(&mut o, "data")?,
+        },
+        "resource_link" => ContentItem::ResourceLink {
+            uri: take_string(&mut o, "uri")?,
+            name: optional(&mut o, "name", string)?,
+            mime_type: optional(&mut o, "mime_type", string)?,
+        },
+        _ => ContentItem::Unknown,
+    })
+}
+
+/// Error codes by their wire names; codes from newer servers are `Unknown`.
+fn error_code(value: Value) -> Option<ErrorCode> {
+    use ErrorCode::*;
+    Some(match value.as_str()? {
+        "invalid_json" => InvalidJson,
+        "invalid_message" => InvalidMessage,
+        "too_large" => TooLarge,
+        "rate_limited" => RateLimited,
+        "busy" => Busy,
+        "toolbox_unavailable" => ToolboxUnavailable,
+        "llm_unavailable" => LlmUnavailable,
+        "timeout" => Timeout,
+        "cancelled" => Cancelled,
+        "iteration_limit" => IterationLimit,
+        "session_expired" => SessionExpired,
+        "resume_gap" => ResumeGap,
+        "unauthorized" => Unauthorized,
+        "interrupted" => Interrupted,
+        "storage_unavailable" => StorageUnavailable,
+        "internal" => Internal,
+        _ => Unknown,
+    })
+}
+
+#[cfg(test)]
+mod tests;
