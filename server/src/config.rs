@@ -98,6 +98,47 @@ pub struct Settings {
     #[arg(long, env = "AGENT_API_KEY", value_parser = parse_secret, hide_env_values = true)]
     pub api_key: Option<SecretString>,
 
+    /// Where conversations are stored: `sqlite://PATH` (created with its folder on
+    /// first start), `postgres://USER:PASS@HOST/DB`, or `memory:` (nothing kept).
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/toolstream.db",
+        hide_env_values = true
+    )]
+    pub database_url: String,
+
+    /// Redis shared by several servers (`redis://HOST:6379`): live events, turn
+    /// leases and control messages. Unset: this server alone serves its sessions.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+
+    /// Days a conversation is kept after its last use; older ones are deleted.
+    #[arg(long, env = "CONVERSATION_TTL_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=36500))]
+    pub conversation_ttl_days: u32,
+
+    /// Events stored per conversation; its oldest turns are deleted past it.
+    #[arg(long, env = "MAX_STORED_EVENTS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..))]
+    pub max_stored_events: u64,
+
+    /// Sessions held in memory at once (those in their grace period included).
+    #[arg(long, env = "MAX_SESSIONS", default_value_t = 10_000)]
+    pub max_sessions: usize,
+
+    /// Memory, in MiB, for sessions' histories and events not yet stored; past it
+    /// idle sessions leave memory early and new ones are refused.
+    #[arg(long, env = "SESSION_MEMORY_MB", default_value_t = 256)]
+    pub session_memory_mb: usize,
+
+    /// Seconds between WebSocket pings; a peer silent for two of them is gone.
+    #[arg(long, env = "WS_PING_SECS", default_value = "20", value_parser = parse_secs)]
+    pub ws_ping: Duration,
+
+    /// Seconds a session's turn lease lasts without a heartbeat (with REDIS_URL):
+    /// how soon a turn whose server died is reported `interrupted`.
+    #[arg(long, env = "TURN_LEASE_SECS", default_value = "5", value_parser = parse_secs)]
+    pub turn_lease: Duration,
+
     /// Largest REST request body, in bytes.
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
@@ -117,6 +158,8 @@ impl Settings {
         settings.host = IpAddr::from([127, 0, 0, 1]);
         settings.port = 0;
         settings.mcp_server_url = None;
+        settings.database_url = "memory:".into();
+        settings.redis_url = None;
         settings
     }
 }

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use protocol::ErrorCode;
 
-use crate::{agent::AgentError, lang::Lang};
+use crate::session::OpenError;
 
 /// The body of every API error.
 #[derive(Debug, Serialize, ToSchema)]
@@ -37,9 +37,37 @@ pub enum AppError {
     /// The server is shutting down and takes no new work.
     #[error("the server is shutting down; try again shortly")]
     ShuttingDown,
-    /// The turn failed.
-    #[error("{}", .error.user_message(*.lang))]
-    Agent { error: AgentError, lang: Lang },
+    /// No such conversation (or not the caller's: the two look the same).
+    #[error("no such conversation")]
+    NotFound,
+    /// The conversation's queue is full, or the server runs as much as it may.
+    #[error("{0}")]
+    Busy(String),
+    /// The conversation store or the bus cannot be reached.
+    #[error("conversations cannot be loaded or saved right now; try again in a moment")]
+    StorageUnavailable,
+    /// The turn failed; `code` is the WebSocket `error` event's code.
+    #[error("{message}")]
+    Turn { code: ErrorCode, message: String },
+}
+
+impl From<OpenError> for AppError {
+    fn from(error: OpenError) -> Self {
+        match error {
+            OpenError::NotFound | OpenError::NotOwner => Self::NotFound,
+            OpenError::Unavailable(_) => Self::StorageUnavailable,
+            OpenError::Full => {
+                Self::Busy("the server holds too many sessions; try again later".into())
+            }
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for AppError {
+    fn from(error: crate::store::StoreError) -> Self {
+        tracing::warn!(%error, "conversation store request failed");
+        Self::StorageUnavailable
+    }
 }
 
 impl AppError {
@@ -49,14 +77,21 @@ impl AppError {
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::Busy(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             // The same classification the WebSocket sends as the error's code.
-            Self::Agent { error, .. } => match error.code() {
+            Self::Turn { code, .. } => match code {
                 ErrorCode::ToolboxUnavailable | ErrorCode::LlmUnavailable => {
                     StatusCode::BAD_GATEWAY
                 }
                 ErrorCode::Timeout => StatusCode::GATEWAY_TIMEOUT,
                 ErrorCode::IterationLimit => StatusCode::UNPROCESSABLE_ENTITY,
-                ErrorCode::Cancelled => StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::Cancelled | ErrorCode::StorageUnavailable | ErrorCode::Interrupted => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
+                ErrorCode::Busy => StatusCode::TOO_MANY_REQUESTS,
+                ErrorCode::InvalidMessage | ErrorCode::TooLarge => StatusCode::BAD_REQUEST,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
         }
@@ -69,7 +104,10 @@ impl AppError {
             Self::TooLarge(_) => "too_large".into(),
             Self::Unauthorized => "unauthorized".into(),
             Self::ShuttingDown => "unavailable".into(),
-            Self::Agent { error, .. } => serde_json::to_value(error.code())
+            Self::NotFound => "not_found".into(),
+            Self::Busy(_) => "busy".into(),
+            Self::StorageUnavailable => "storage_unavailable".into(),
+            Self::Turn { code, .. } => serde_json::to_value(code)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_else(|| "internal".into()),

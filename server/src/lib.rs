@@ -3,15 +3,24 @@
 
 pub mod agent;
 pub mod api;
+pub mod bus;
+pub mod clock;
 pub mod config;
 pub mod error;
+pub mod input;
 pub mod lang;
 pub mod llm;
 pub mod mcp;
 pub mod metrics;
+pub mod owner;
+pub mod retention;
 pub mod security;
+pub mod session;
 pub mod startup;
 pub mod state;
+pub mod store;
+pub mod texts;
+pub mod transcript;
 pub mod ws;
 
 pub use config::Settings;

@@ -15,7 +15,7 @@ use self::planner::LocalPlanner;
 use async_trait::async_trait;
 use protocol::Args;
 use rmcp::model::JsonObject;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::lang::Lang;
 
@@ -38,7 +38,7 @@ pub struct ToolSpec {
 }
 
 /// A tool call the model asked for.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolCall {
     /// Pairs the call with its result in the conversation.
     pub id: String,
@@ -85,7 +85,7 @@ impl ToolCall {
 }
 
 /// What a tool call produced, as the model will read it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolOutcome {
     pub call_id: String,
     pub name: String,
@@ -95,7 +95,10 @@ pub struct ToolOutcome {
 }
 
 /// One entry of the conversation the model sees.
-#[derive(Debug, Clone, PartialEq)]
+/// Stored with each turn (as JSON) so that a restarted or another server can rebuild
+/// what the model has seen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ChatMessage {
     User(String),
     Assistant {

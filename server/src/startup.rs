@@ -15,13 +15,16 @@ use tower_http::{catch_panic::CatchPanicLayer, services::ServeDir, trace::TraceL
 use crate::{
     agent::{Agent, AgentSettings},
     api,
+    bus::{Bus, local::LocalBus},
     config::Settings,
     llm::Llm,
     mcp::{McpClient, McpSettings},
     metrics::Metrics,
     security,
+    session::{Hub, SessionSettings},
     state::AppState,
-    ws::{self, registry::Registry},
+    store::journal::{Journal, JournalSettings},
+    ws,
 };
 
 /// A built, bound, not yet running server.
@@ -32,6 +35,9 @@ pub struct Application {
     state: AppState,
     /// Stops the embedded toolbox's sessions once the server has stopped.
     toolbox_shutdown: CancellationToken,
+    /// Stops the journal's writer, which then commits what is left.
+    writer_stop: CancellationToken,
+    writer: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -79,17 +85,71 @@ impl Application {
             },
             metrics.clone(),
         ));
+        let store = crate::store::open(&settings.database_url)
+            .await
+            .context("cannot open the conversation store (DATABASE_URL)")?;
+        let bus: Arc<dyn Bus> = match &settings.redis_url {
+            Some(url) => Arc::new(
+                crate::bus::redis::RedisBus::connect(
+                    url,
+                    settings.turn_lease,
+                    settings.session_grace,
+                )
+                .await
+                .context("cannot reach Redis (REDIS_URL)")?,
+            ),
+            None => Arc::new(LocalBus::default()),
+        };
+        let journal = Journal::new(
+            store,
+            JournalSettings {
+                flush_every: Duration::from_secs(1),
+                max_pending_bytes: settings.session_memory_mb * 1024 * 1024 / 2,
+                max_events_per_conversation: settings.max_stored_events,
+            },
+        );
+        let writer_stop = CancellationToken::new();
+        let writer = tokio::spawn(journal.clone().run_writer(writer_stop.clone()));
+        let (shutdown, hard_stop) = (CancellationToken::new(), CancellationToken::new());
+        let hub = Hub::new(
+            journal,
+            bus,
+            agent.clone(),
+            SessionSettings {
+                grace: settings.session_grace,
+                max_queued: settings.max_queued_turns,
+                max_sessions: settings.max_sessions,
+                memory_budget: settings.session_memory_mb * 1024 * 1024,
+                lease_ttl: settings.turn_lease,
+            },
+            metrics.clone(),
+            shutdown.clone(),
+            hard_stop.clone(),
+        );
+        if !hub.bus.shared() {
+            let closed = crate::session::close_running_turns(&hub)
+                .await
+                .context("cannot read the conversation store")?;
+            if closed > 0 {
+                tracing::warn!(
+                    turns = closed,
+                    "turns cut short by the last stop were marked interrupted"
+                );
+            }
+        }
+        hub.start();
         let state = AppState {
             leptos_options: leptos_options()?,
             agent,
-            sessions: Arc::new(Registry::new(settings.session_grace, metrics.clone())),
+            hub,
             connection_slots: Arc::new(Semaphore::new(settings.max_connections)),
             settings: Arc::new(settings),
             metrics,
             connections: TaskTracker::new(),
-            shutdown: CancellationToken::new(),
-            hard_stop: CancellationToken::new(),
+            shutdown,
+            hard_stop,
         };
+        crate::retention::spawn(&state);
         let router = router(state.clone(), embedded_toolbox);
         Ok(Self {
             listener,
@@ -97,6 +157,8 @@ impl Application {
             router,
             state,
             toolbox_shutdown,
+            writer_stop,
+            writer,
         })
     }
 
@@ -146,6 +208,11 @@ impl Application {
             })
             .await
             .context("server error")?;
+        state.hub.stop().await;
+        self.writer_stop.cancel();
+        if self.writer.await.is_err() {
+            tracing::error!("the journal writer stopped abnormally");
+        }
         self.toolbox_shutdown.cancel();
         state.agent.mcp().close().await;
         tracing::info!("server stopped");
@@ -164,14 +231,16 @@ async fn drain(state: &AppState) {
     );
     state.shutdown.cancel();
     state.connections.close();
-    if tokio::time::timeout(grace, state.connections.wait())
-        .await
-        .is_err()
-    {
+    let finished = async {
+        state.connections.wait().await;
+        while !state.hub.all_idle() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    if tokio::time::timeout(grace, finished).await.is_err() {
         tracing::warn!("grace period over; cancelling the remaining turns");
     }
     state.hard_stop.cancel();
-    state.sessions.close_all();
     let _ = tokio::time::timeout(Duration::from_secs(2), state.connections.wait()).await;
 }
 
@@ -220,6 +289,7 @@ pub fn router(state: AppState, embedded_toolbox: Option<Router<AppState>>) -> Ro
     }
     router
         .fallback_service(assets)
+        .layer(axum::middleware::from_fn(crate::owner::middleware))
         .layer(axum::middleware::from_fn(security::headers))
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::new())
@@ -259,21 +329,62 @@ async fn health() -> impl IntoResponse {
     Json(json!({ "status": "healthy", "service": "websocket-agent" }))
 }
 
-/// Ready when the toolbox answers a ping now (connecting if needed).
+/// Ready when the toolbox, the conversation store and the bus all answer now; the
+/// body names the part that does not.
 async fn readiness(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> impl IntoResponse {
     let llm = state.agent.llm().info();
-    let (status, toolbox) = match state.agent.mcp().probe(Duration::from_secs(2)).await {
-        Ok(tools) => (StatusCode::OK, json!({ "ok": true, "tools": tools })),
-        Err(error) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            json!({ "ok": false, "error": error.to_string() }),
-        ),
+    let timeout = Duration::from_secs(2);
+    let (toolbox, store, bus) = tokio::join!(
+        state.agent.mcp().probe(timeout),
+        tokio::time::timeout(timeout, state.hub.journal.store().ping()),
+        tokio::time::timeout(timeout, state.hub.bus.ping()),
+    );
+    let toolbox = match toolbox {
+        Ok(tools) => json!({ "ok": true, "tools": tools }),
+        Err(error) => json!({ "ok": false, "error": error.to_string() }),
+    };
+    let part = |kind: &str, outcome: Result<Result<(), String>, tokio::time::error::Elapsed>| {
+        match outcome {
+            Ok(Ok(())) => json!({ "ok": true, "kind": kind }),
+            Ok(Err(error)) => json!({ "ok": false, "kind": kind, "error": error }),
+            Err(_) => json!({ "ok": false, "kind": kind, "error": "no answer within 2 s" }),
+        }
+    };
+    let store_kind = state.hub.journal.store().kind();
+    let journal = state.hub.journal.clone();
+    let store = part(
+        store_kind,
+        store.map(|r| {
+            r.map_err(|e| e.to_string()).and_then(|()| {
+                // Answering is not enough: turns waiting to be written must have been.
+                if journal.healthy() {
+                    Ok(())
+                } else {
+                    Err("turns are waiting to be written".to_owned())
+                }
+            })
+        }),
+    );
+    let bus = part(
+        state.hub.bus.kind(),
+        bus.map(|r| r.map_err(|e| e.to_string())),
+    );
+    let ready = [&toolbox, &store, &bus]
+        .iter()
+        .all(|part| part["ok"] == json!(true))
+        && !state.shutdown.is_cancelled();
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
     };
     let body = json!({
-        "status": if status == StatusCode::OK { "ready" } else { "not_ready" },
+        "status": if ready { "ready" } else { "not_ready" },
         "toolbox": toolbox,
+        "store": store,
+        "bus": bus,
         "llm": { "provider": llm.provider, "model": llm.model },
     });
     (status, Json(body))

@@ -1,12 +1,12 @@
 //! `GET /ws`: the WebSocket endpoint of the chat protocol.
 //!
-//! A *connection* is one socket; a *session* is one conversation with its event log.
-//! A session outlives its connection for a grace period, so a client that reconnects
-//! can `resume` it without losing or repeating an event.
+//! A *connection* is one socket; a *session* is one conversation, held by the
+//! session hub and stored. A connection follows one session at a time; `resume`
+//! moves it to another session of the same owner.
 
 pub mod connection;
-pub mod registry;
-pub mod session;
+mod rate;
+pub mod writer;
 
 use axum::{
     Json,
@@ -16,7 +16,7 @@ use axum::{
 };
 use serde_json::json;
 
-use crate::{security, state::AppState};
+use crate::{owner::Owner, security, state::AppState};
 
 /// The subprotocol the server selects when a browser offers it (with `bearer.KEY`).
 pub const SUBPROTOCOL: &str = "toolstream";
@@ -27,6 +27,7 @@ pub const SUBPROTOCOL: &str = "toolstream";
 pub async fn upgrade(
     ws: WebSocketUpgrade,
     State(state): State<AppState>,
+    owner: Owner,
     headers: HeaderMap,
     uri: axum::http::Uri,
 ) -> Response {
@@ -55,7 +56,7 @@ pub async fn upgrade(
         .on_failed_upgrade(|error| tracing::debug!(%error, "WebSocket upgrade failed"))
         .on_upgrade(move |socket| {
             let tracker = state.connections.clone();
-            tracker.track_future(connection::run(socket, state, slot, authorized))
+            tracker.track_future(connection::run(socket, state, slot, authorized, owner))
         })
 }
 

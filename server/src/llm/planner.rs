@@ -115,7 +115,7 @@ fn plan_next(request: LlmRequest<'_>) -> LlmReply {
             _ => None,
         });
     let Some((user_at, text)) = last_user else {
-        return LlmReply::text(answers::not_understood(Lang::default()));
+        return LlmReply::text(answers::not_understood(crate::lang::DEFAULT));
     };
     let lang = detect(text);
     let previous = previous_result(&messages[..user_at]);

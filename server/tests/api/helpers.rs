@@ -15,6 +15,7 @@ pub const EVENT_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct TestApp {
     pub address: SocketAddr,
     stop: CancellationToken,
+    running: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for TestApp {
@@ -59,16 +60,28 @@ async fn spawn(configure: impl FnOnce(&mut Settings), llm: Option<Arc<dyn Llm>>)
     let address = application.address();
     let stop = CancellationToken::new();
     let signal = stop.clone();
-    tokio::spawn(async move {
+    let running = tokio::spawn(async move {
         application
             .run_until_stopped(async move { signal.cancelled().await })
             .await
             .expect("server runs");
     });
-    TestApp { address, stop }
+    TestApp {
+        address,
+        stop,
+        running: Some(running),
+    }
 }
 
 impl TestApp {
+    /// Shuts the server down as SIGTERM would, and waits until it has stopped.
+    pub async fn stop(mut self) {
+        self.stop.cancel();
+        if let Some(running) = self.running.take() {
+            running.await.expect("the server stops cleanly");
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
     }
@@ -115,20 +128,80 @@ impl TestApp {
         }
     }
 
-    /// A WebSocket client on `/ws` that has read nothing yet.
+    /// A WebSocket client on `/ws` that has read nothing yet. It has no owner cookie:
+    /// the server gives it one (see [`WsClient::cookie`]).
     pub async fn connect_raw(&self) -> WsClient {
-        let (socket, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", self.address))
-            .await
-            .expect("WebSocket connects");
-        WsClient { socket }
+        self.connect_raw_as(None).await
     }
+
+    /// A WebSocket client presenting the owner cookie `cookie` (as
+    /// `toolstream_owner=…`), past the `ready` event.
+    pub async fn connect_as(&self, cookie: &str) -> WsClient {
+        let mut client = self.connect_raw_as(Some(cookie)).await;
+        match client.next_event().await {
+            ServerEvent::Ready { .. } => client,
+            other => panic!("expected ready first, got {other:?}"),
+        }
+    }
+
+    /// A WebSocket client with or without an owner cookie, that has read nothing.
+    pub async fn connect_raw_as(&self, cookie: Option<&str>) -> WsClient {
+        connect_to(self.address, cookie).await
+    }
+}
+
+/// A WebSocket client on the server at `address`, with or without an owner cookie,
+/// that has read nothing yet.
+pub async fn connect_to(address: SocketAddr, cookie: Option<&str>) -> WsClient {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = format!("ws://{address}/ws").into_client_request().unwrap();
+    if let Some(cookie) = cookie {
+        request
+            .headers_mut()
+            .insert("cookie", cookie.parse().unwrap());
+    }
+    let (socket, response) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("WebSocket connects");
+    let given = owner_cookie(response.headers());
+    WsClient {
+        socket,
+        cookie: cookie.map(str::to_owned).or(given),
+    }
+}
+
+/// The `toolstream_owner=…` pair of a response's `Set-Cookie`, if it has one.
+pub fn owner_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("toolstream_owner="))
+        .and_then(|v| v.split(';').next())
+        .map(str::to_owned)
 }
 
 pub struct WsClient {
     pub socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// The owner cookie this client presents (`toolstream_owner=…`).
+    pub cookie: Option<String>,
 }
 
 impl WsClient {
+    /// The owner cookie, for another connection of the same owner.
+    pub fn owner(&self) -> &str {
+        self.cookie
+            .as_deref()
+            .expect("the server set an owner cookie")
+    }
+
+    /// Sends `{"type":"resume",…}`.
+    pub async fn resume(&mut self, session_id: &str, last_seq: u64) {
+        let frame =
+            serde_json::json!({ "type": "resume", "session_id": session_id, "last_seq": last_seq });
+        self.send_text(&frame.to_string()).await;
+    }
+
     pub async fn send_text(&mut self, text: &str) {
         self.socket
             .send(Message::text(text))

@@ -3,6 +3,9 @@
 #![allow(clippy::unwrap_used)] // Tests fail loudly by design.
 
 mod bedrock;
+mod conversations;
+mod durable;
+mod engines;
 mod fake_bedrock;
 mod fake_openai;
 mod fake_script;
@@ -10,11 +13,14 @@ mod fixtures;
 mod helpers;
 mod load;
 mod openai;
+mod outages;
 mod pages;
 mod process;
 mod reliability;
+mod replicas;
 mod rest;
 mod resume;
 mod security;
+mod sessions;
 mod turns;
 mod websocket;

@@ -23,14 +23,16 @@ use crate::{
 const BINARY: &str = env!("CARGO_BIN_EXE_server");
 
 /// A running `server` process whose stdout lines are collected.
-struct ServerProcess {
+pub struct ServerProcess {
     child: Child,
-    port: u16,
+    pub port: u16,
     lines: Arc<Mutex<Vec<String>>>,
 }
 
 impl ServerProcess {
-    fn start(env: &[(&str, &str)]) -> Self {
+    /// Starts the binary with `env` only (conversations in memory unless `env` sets
+    /// `DATABASE_URL`: the default file would land in the crate's folder).
+    pub fn start(env: &[(&str, &str)]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -42,6 +44,7 @@ impl ServerProcess {
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOST", "127.0.0.1")
             .env("PORT", port.to_string())
+            .env("DATABASE_URL", "memory:")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         for (name, value) in env {
@@ -59,7 +62,7 @@ impl ServerProcess {
         Self { child, port, lines }
     }
 
-    async fn wait_healthy(&self) {
+    pub async fn wait_healthy(&self) {
         let url = format!("http://127.0.0.1:{}/healthz", self.port);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         while reqwest::get(&url).await.map(|r| r.status()).ok() != Some(reqwest::StatusCode::OK) {
@@ -81,12 +84,21 @@ impl ServerProcess {
                 .insert(*name, HeaderValue::from_str(value).unwrap());
         }
         let (socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-        let mut client = WsClient { socket };
+        let mut client = WsClient {
+            socket,
+            cookie: None,
+        };
         assert!(matches!(
             client.next_event().await,
             ServerEvent::Ready { .. }
         ));
         client
+    }
+
+    /// Kills the process at once (SIGKILL), as a crashed node would stop.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     fn sigterm(&self) {

@@ -24,7 +24,10 @@ async fn connect_with(
             .insert(*name, HeaderValue::from_str(value).unwrap());
     }
     let (socket, _) = tokio_tungstenite::connect_async(request).await?;
-    Ok(WsClient { socket })
+    Ok(WsClient {
+        socket,
+        cookie: None,
+    })
 }
 
 fn status(result: Result<WsClient, WsError>) -> u16 {
