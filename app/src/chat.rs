@@ -8,11 +8,13 @@
 //! browser, so that a streamed piece notifies the views of its own turn and nothing
 //! else.
 
+mod tool;
 mod turn;
 
 use protocol::{ServerFrame, Usage};
 use serde::{Deserialize, Deserializer, Serialize, Serializer, ser::SerializeSeq};
 
+pub use tool::{Approval, Attachment, Progress, ToolCall};
 pub use turn::{Change, Step, Turn, TurnError, TurnStatus};
 
 /// Where the conversation keeps one turn.
@@ -67,6 +69,9 @@ pub struct Conversation<C = Turn> {
     next_local_id: u64,
     /// Tokens the whole conversation used, as the server last counted them.
     pub usage: Option<Usage>,
+    /// Questions of turns about to be replayed (a conversation opened from the
+    /// server), by turn id: events do not carry the question.
+    questions: Vec<(String, String)>,
 }
 
 impl<C> Default for Conversation<C> {
@@ -77,11 +82,22 @@ impl<C> Default for Conversation<C> {
             last_seq: 0,
             next_local_id: 0,
             usage: None,
+            questions: Vec::new(),
         }
     }
 }
 
 impl<C: TurnCell> Conversation<C> {
+    /// A stored conversation about to be replayed from its first event, with the
+    /// questions of its turns (from the conversations API).
+    pub fn opened(session_id: String, questions: Vec<(String, String)>) -> Self {
+        Self {
+            session_id: Some(session_id),
+            questions,
+            ..Self::default()
+        }
+    }
+
     pub fn cells(&self) -> &[C] {
         &self.turns
     }
@@ -258,7 +274,11 @@ impl<C: TurnCell> Conversation<C> {
         let (index, created) = match waiting {
             Some(index) => (index, false),
             None => {
-                self.ask(String::new());
+                let question = match self.questions.iter().position(|(id, _)| id == turn_id) {
+                    Some(known) => self.questions.swap_remove(known).1,
+                    None => String::new(),
+                };
+                self.ask(question);
                 (self.turns.len() - 1, true)
             }
         };
@@ -323,6 +343,7 @@ impl<'de, C: TurnCell> Deserialize<'de> for Conversation<C> {
             last_seq: stored.last_seq,
             next_local_id: stored.next_local_id,
             usage: stored.usage,
+            questions: Vec::new(),
         })
     }
 }

@@ -60,6 +60,24 @@ pub enum Text {
     Cancel,
     Regenerate,
     Total,
+    Conversations,
+    NoConversations,
+    Untitled,
+    Rename,
+    RenameLabel,
+    Delete,
+    ConfirmDelete,
+    ConversationGone,
+    ConversationFailed,
+    Close,
+    ApprovalNeeded,
+    Approve,
+    Deny,
+    Approved,
+    Denied,
+    Progress,
+    ImageFrom,
+    ImageNotKept,
 }
 
 pub fn t(lang: Lang, text: Text) -> &'static str {
@@ -151,6 +169,46 @@ pub fn t(lang: Lang, text: Text) -> &'static str {
         (Lang::Es, Regenerate) => "Regenerar",
         (Lang::En, Total) => "This conversation",
         (Lang::Es, Total) => "Esta conversación",
+        (Lang::En, Conversations) => "Conversations",
+        (Lang::Es, Conversations) => "Conversaciones",
+        (Lang::En, NoConversations) => "Your conversations appear here.",
+        (Lang::Es, NoConversations) => "Tus conversaciones aparecen aquí.",
+        (Lang::En, Untitled) => "New conversation",
+        (Lang::Es, Untitled) => "Conversación nueva",
+        (Lang::En, Rename) => "Rename",
+        (Lang::Es, Rename) => "Renombrar",
+        (Lang::En, RenameLabel) => "New title",
+        (Lang::Es, RenameLabel) => "Título nuevo",
+        (Lang::En, Delete) => "Delete",
+        (Lang::Es, Delete) => "Eliminar",
+        (Lang::En, ConfirmDelete) => "Delete this conversation? This cannot be undone.",
+        (Lang::Es, ConfirmDelete) => "¿Eliminar esta conversación? No se puede deshacer.",
+        (Lang::En, ConversationGone) => "That conversation no longer exists.",
+        (Lang::Es, ConversationGone) => "Esa conversación ya no existe.",
+        (Lang::En, ConversationFailed) => {
+            "The conversations could not be reached. Try again in a moment."
+        }
+        (Lang::Es, ConversationFailed) => {
+            "No se pudo acceder a las conversaciones. Inténtalo en un momento."
+        }
+        (Lang::En, Close) => "Close",
+        (Lang::Es, Close) => "Cerrar",
+        (Lang::En, ApprovalNeeded) => "Run this tool with these arguments?",
+        (Lang::Es, ApprovalNeeded) => "¿Ejecutar esta herramienta con estos argumentos?",
+        (Lang::En, Approve) => "Approve",
+        (Lang::Es, Approve) => "Aprobar",
+        (Lang::En, Deny) => "Deny",
+        (Lang::Es, Deny) => "Denegar",
+        (Lang::En, Approved) => "✓ Approved",
+        (Lang::Es, Approved) => "✓ Aprobada",
+        (Lang::En, Denied) => "✗ Denied",
+        (Lang::Es, Denied) => "✗ Denegada",
+        (Lang::En, Progress) => "Progress",
+        (Lang::Es, Progress) => "Progreso",
+        (Lang::En, ImageFrom) => "Image returned by",
+        (Lang::Es, ImageFrom) => "Imagen devuelta por",
+        (Lang::En, ImageNotKept) => "(an image too large to keep after a reload)",
+        (Lang::Es, ImageNotKept) => "(una imagen demasiado grande para guardarla)",
     }
 }
 

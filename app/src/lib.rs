@@ -1,5 +1,7 @@
 //! The toolstream chat UI: rendered on the server, hydrated in the browser.
 
+#[cfg(feature = "hydrate")]
+mod api;
 pub mod chat;
 #[cfg(feature = "hydrate")]
 mod clipboard;

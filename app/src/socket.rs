@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 mod connection;
+mod conversations;
 
 use leptos::{ev, prelude::*};
 use protocol::{
@@ -77,6 +78,7 @@ impl Socket {
         });
         // What streamed since the last turn ended is kept when the page goes away.
         let _ = window_event_listener(ev::pagehide, move |_| self.save());
+        self.refresh_conversations();
         self.open();
     }
 
@@ -148,6 +150,18 @@ impl Socket {
         if let Some(Some(local_id)) = self.state.change(|c| c.refuse_latest(error)) {
             self.state.notify_turn(local_id);
         }
+    }
+
+    /// Approve or Deny on a tool card.
+    pub fn answer_approval(self, call_id: String, approved: bool) {
+        self.transmit(&if approved {
+            ClientMessage::Approve { call_id }
+        } else {
+            ClientMessage::Deny {
+                call_id,
+                reason: None,
+            }
+        });
     }
 
     /// The Stop button: cancels the running turn and the queued ones.
@@ -276,18 +290,29 @@ impl Socket {
             ServerEvent::Error { code, message } if frame.turn_id.is_none() => {
                 return self.connection_error(*code, message);
             }
+            ServerEvent::ToolsChanged { tools } => return self.state.tools.set(tools.clone()),
             _ => {}
         }
+        let applied = self.state.apply(&frame);
         // Saved when a turn ends: the saved `last_seq` then predates what streams
         // in between, and a resume after a reload sends it again.
         if let Applied::Turn {
             local_id,
             finished: true,
             ..
-        } = self.state.apply(&frame)
+        } = applied
         {
             self.announce(local_id);
             self.save();
+        }
+        // The list shows a new conversation (titled by its first question) as its
+        // first turn starts, and each turn's count and time.
+        if matches!(
+            frame.event,
+            ServerEvent::Start { .. } | ServerEvent::Complete { .. }
+        ) && applied != Applied::Nothing
+        {
+            self.refresh_conversations();
         }
     }
 

@@ -7,7 +7,7 @@
 //! notifies that turn alone.
 
 use leptos::prelude::*;
-use protocol::{LlmDescriptor, ServerFrame, ToolDescriptor};
+use protocol::{ConversationSummary, LlmDescriptor, ServerFrame, ToolDescriptor};
 
 use crate::{
     chat::{Applied, Conversation, Turn, TurnCell},
@@ -83,6 +83,10 @@ pub struct ChatState {
     pub notice: RwSignal<Option<&'static str>>,
     /// The server closed with 1008: ask for an API key.
     pub needs_key: RwSignal<bool>,
+    /// The caller's conversations, newest first (from the conversations API).
+    pub conversations: RwSignal<Vec<ConversationSummary>>,
+    /// The conversation list is open as a drawer (narrow screens).
+    pub drawer: RwSignal<bool>,
 }
 
 impl ChatState {
@@ -96,6 +100,8 @@ impl ChatState {
             announcement: RwSignal::new(String::new()),
             notice: RwSignal::new(None),
             needs_key: RwSignal::new(false),
+            conversations: RwSignal::new(Vec::new()),
+            drawer: RwSignal::new(false),
         }
     }
 
@@ -144,5 +150,10 @@ impl ChatState {
     /// Whether a turn is waiting or running (tracked: follows the conversation).
     pub fn busy(self) -> bool {
         self.conversation.with(|c| c.is_busy())
+    }
+
+    /// The open conversation's id (tracked).
+    pub fn session_id(self) -> Option<String> {
+        self.conversation.with(|c| c.session_id.clone())
     }
 }

@@ -1,4 +1,5 @@
-//! Decodes server frames in the browser, by hand, into the protocol's own types.
+//! Decodes server frames (and the conversations API's answers) in the browser, by
+//! hand, into the protocol's own types.
 //!
 //! Why not serde's derive: `ServerEvent` is an internally tagged enum inside a frame
 //! with flattened metadata, and serde decodes those by buffering every frame into
@@ -27,6 +28,25 @@ pub fn decode(text: &str) -> Option<ServerFrame> {
         turn_id: optional(&mut object, "turn_id", string)?,
         seq: optional(&mut object, "seq", u64_of)?,
         ts_ms: optional(&mut object, "ts_ms", u64_of)?,
+    })
+}
+
+/// `GET /api/conversations`: the caller's conversations, newest first.
+pub fn summaries(text: &str) -> Option<Vec<ConversationSummary>> {
+    list(serde_json::from_str(text).ok()?, summary)
+}
+
+/// `GET /api/conversations/{id}`: each shown turn's id and question, oldest first.
+pub fn questions(text: &str) -> Option<Vec<(String, String)>> {
+    let mut detail = object(serde_json::from_str(text).ok()?)?;
+    take(&mut detail, "turns", |turns| {
+        list(turns, |turn| {
+            let mut turn = object(turn)?;
+            Some((
+                take_string(&mut turn, "turn_id")?,
+                take_string(&mut turn, "question")?,
+            ))
+        })
     })
 }
 

@@ -1,6 +1,8 @@
 import { test as base, expect, type Page } from "@playwright/test";
 import { spawn, type ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
 import * as net from "node:net";
+import * as os from "node:os";
 import * as path from "node:path";
 
 const root = path.resolve(__dirname, "../..");
@@ -38,13 +40,20 @@ async function stopProcess(child: ChildProcess | undefined): Promise<void> {
   if (child.exitCode === null) child.kill("SIGKILL");
 }
 
-/** The release `server` binary, run the way operators run it. */
+/** The release `server` binary, run the way operators run it, with its own SQLite
+ *  file (kept across `restart()`, removed by `remove()`). */
 export class AgentServer {
   private child?: ChildProcess;
+  readonly database = path.join(os.tmpdir(), `toolstream-e2e-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.db`);
   constructor(
     readonly port: number,
     private env: Record<string, string> = {},
   ) {}
+
+  /** Deletes the server's database files. */
+  remove(): void {
+    for (const suffix of ["", "-wal", "-shm", "-journal"]) fs.rmSync(this.database + suffix, { force: true });
+  }
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
@@ -60,6 +69,7 @@ export class AgentServer {
         LEPTOS_SITE_ROOT: "target/site",
         LOG_LEVEL: "warn",
         RATE_LIMIT_PER_SEC: "0",
+        DATABASE_URL: `sqlite://${this.database}`,
         ...this.env,
       },
       stdio: ["ignore", "ignore", "inherit"],
@@ -146,7 +156,10 @@ export const test = base.extend<Fixtures>({
       started.push(server);
       return server;
     });
-    for (const server of started) await server.stop();
+    for (const server of started) {
+      await server.stop();
+      server.remove();
+    }
   },
   startSlowToolbox: async ({}, use) => {
     const started: SlowToolbox[] = [];

@@ -5,6 +5,8 @@
 use protocol::{ErrorCode, ServerEvent, Usage};
 use serde::{Deserialize, Serialize};
 
+use super::tool::{Progress, Returned, ToolCall};
+
 /// Where a turn stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TurnStatus {
@@ -50,15 +52,7 @@ pub enum Step {
     /// Text the model streamed before deciding to call a tool.
     Thought { text: String, at_ms: u64 },
     /// A tool call and, once it came back, its result.
-    Tool {
-        tool: String,
-        /// The arguments as JSON text, numbers as given.
-        args: String,
-        result: Option<String>,
-        is_error: bool,
-        called_ms: u64,
-        returned_ms: Option<u64>,
-    },
+    Tool(ToolCall),
 }
 
 impl Step {
@@ -67,7 +61,7 @@ impl Step {
             Self::Started { at_ms, .. }
             | Self::Node { at_ms, .. }
             | Self::Thought { at_ms, .. } => *at_ms,
-            Self::Tool { called_ms, .. } => *called_ms,
+            Self::Tool(call) => call.called_ms,
         }
     }
 }
@@ -168,27 +162,61 @@ impl Turn {
                 at_ms: at,
             }),
             ServerEvent::ResponseDelta { content } => self.answer.push_str(content),
-            ServerEvent::ToolCall { tool, args, .. } => {
+            ServerEvent::ToolCall {
+                tool,
+                args,
+                call_id,
+                server,
+            } => {
                 // Text streamed before a tool call was the model thinking aloud.
                 if !self.answer.is_empty() {
                     let text = std::mem::take(&mut self.answer);
                     self.steps.push(Step::Thought { text, at_ms: at });
                 }
-                self.steps.push(Step::Tool {
-                    tool: tool.clone(),
-                    args: serde_json::to_string(args).unwrap_or_default(),
-                    result: None,
-                    is_error: false,
-                    called_ms: at,
-                    returned_ms: None,
-                });
+                self.tool_called(tool, args, call_id.as_deref(), server.as_deref(), at);
             }
+            ServerEvent::ApprovalRequired {
+                call_id,
+                tool,
+                args,
+                server,
+            } => self.approval_required(call_id, tool, args, server, at),
+            ServerEvent::ApprovalResolved {
+                call_id,
+                approved,
+                reason,
+            } => self.approval_resolved(call_id, *approved, reason.as_deref()),
+            ServerEvent::ToolProgress {
+                call_id,
+                progress,
+                total,
+                message,
+                ..
+            } => self.tool_progress(
+                call_id,
+                Progress {
+                    progress: *progress,
+                    total: *total,
+                    message: message.clone(),
+                },
+            ),
             ServerEvent::ToolResult {
                 tool,
                 result,
                 is_error,
+                call_id,
+                content,
                 ..
-            } => self.tool_returned(tool, result, *is_error, at),
+            } => self.tool_returned(
+                Returned {
+                    tool,
+                    result,
+                    is_error: *is_error,
+                    call_id: call_id.as_deref(),
+                    content,
+                },
+                at,
+            ),
             ServerEvent::Response { content } => self.answer.clone_from(content),
             ServerEvent::Complete { steps, usage, .. } => {
                 self.status = TurnStatus::Done;
@@ -207,31 +235,8 @@ impl Turn {
                 });
                 self.ended_ms = Some(at);
             }
-            // Not turn events, or not shown yet.
-            ServerEvent::Ready { .. }
-            | ServerEvent::ToolsChanged { .. }
-            | ServerEvent::ApprovalRequired { .. }
-            | ServerEvent::ApprovalResolved { .. }
-            | ServerEvent::ToolProgress { .. } => {}
-        }
-    }
-
-    /// Fills in the newest call of `tool` still waiting for its result.
-    fn tool_returned(&mut self, tool: &str, text: &str, failed: bool, at: u64) {
-        let pending = self.steps.iter_mut().rev().find_map(|step| match step {
-            Step::Tool {
-                tool: name,
-                result: slot @ None,
-                is_error,
-                returned_ms,
-                ..
-            } if name == tool => Some((slot, is_error, returned_ms)),
-            _ => None,
-        });
-        if let Some((slot, is_error, returned_ms)) = pending {
-            *slot = Some(text.to_owned());
-            *is_error = failed;
-            *returned_ms = Some(at);
+            // Not turn events.
+            ServerEvent::Ready { .. } | ServerEvent::ToolsChanged { .. } => {}
         }
     }
 }

@@ -49,9 +49,14 @@ pub fn ToolsPanel() -> impl IntoView {
                                 .into_iter()
                                 .map(|tool| {
                                     let params = parameters(&tool);
+                                    let server = tool
+                                        .server
+                                        .clone()
+                                        .map(|s| view! { <span class="tool-server">{s}</span> });
                                     view! {
                                         <li class="tool" data-tool=tool.name.clone()>
                                             <code class="tool-name">{tool.name.clone()} "(" {params} ")"</code>
+                                            {server}
                                             <span class="tool-description">{tool.description.clone()}</span>
                                         </li>
                                     }

@@ -4,8 +4,8 @@ use leptos::prelude::*;
 
 use crate::{
     components::{
-        composer::Composer, header::Header, tools_panel::ToolsPanel, transcript::Transcript,
-        usage::UsageTotal,
+        composer::Composer, header::Header, sidebar::Sidebar, tools_panel::ToolsPanel,
+        transcript::Transcript, usage::UsageTotal,
     },
     i18n::{Lang, Text, t},
     state::ChatState,
@@ -63,6 +63,43 @@ impl Actions {
         self.socket.regenerate();
     }
 
+    /// Lets the tool call `call_id` run.
+    pub fn approve(self, call_id: String) {
+        #[cfg(feature = "hydrate")]
+        self.socket.answer_approval(call_id, true);
+        #[cfg(not(feature = "hydrate"))]
+        let _ = call_id;
+    }
+
+    /// Refuses the tool call `call_id`.
+    pub fn deny(self, call_id: String) {
+        #[cfg(feature = "hydrate")]
+        self.socket.answer_approval(call_id, false);
+        #[cfg(not(feature = "hydrate"))]
+        let _ = call_id;
+    }
+
+    pub fn open_conversation(self, id: String) {
+        #[cfg(feature = "hydrate")]
+        self.socket.open_conversation(id);
+        #[cfg(not(feature = "hydrate"))]
+        let _ = id;
+    }
+
+    pub fn rename_conversation(self, id: String, title: String) {
+        #[cfg(feature = "hydrate")]
+        self.socket.rename_conversation(id, title);
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (id, title);
+    }
+
+    pub fn delete_conversation(self, id: String) {
+        #[cfg(feature = "hydrate")]
+        self.socket.delete_conversation(id);
+        #[cfg(not(feature = "hydrate"))]
+        let _ = id;
+    }
+
     pub fn use_api_key(self, key: String) {
         #[cfg(feature = "hydrate")]
         self.socket.use_api_key(key);
@@ -89,6 +126,8 @@ pub fn ChatPage() -> impl IntoView {
 
     let lang = state.lang;
     view! {
+        <div class="layout">
+        <Sidebar />
         <main class="chat">
             <Header />
             <ToolsPanel />
@@ -108,6 +147,7 @@ pub fn ChatPage() -> impl IntoView {
             </Show>
             <Composer />
         </main>
+        </div>
     }
 }
 

@@ -129,3 +129,23 @@ fn what_serde_refuses_is_refused() {
         assert_eq!(decode(bad), None, "{bad}");
     }
 }
+
+#[test]
+fn conversation_lists_and_details() {
+    // As the server's conversations API writes them (server/src/api/conversations.rs).
+    let list = r#"[{"id":"b","title":"Suma 10 y 5","created_ms":1,"updated_ms":9,"turns":2,"usage":{"input_tokens":3,"output_tokens":4}},{"id":"a","title":"","created_ms":1,"updated_ms":2,"turns":1}]"#;
+    let expected: Vec<ConversationSummary> = serde_json::from_str(list).unwrap();
+    assert_eq!(summaries(list), Some(expected));
+    assert_eq!(summaries(r#"{"error":"unauthorized"}"#), None);
+
+    let detail = r#"{"conversation":{"id":"b","title":"t","created_ms":1,"updated_ms":2,"turns":2},
+        "turns":[{"question":"Suma 10 y 5","status":"complete","turn_id":"t1","response":"15","tool_calls":[],"outcome":"complete","steps":5,"started_ms":1,"ended_ms":2},
+                 {"question":"y por 2","status":"running","turn_id":"t2","response":"","tool_calls":[],"outcome":"running","steps":0,"started_ms":3,"ended_ms":0}]}"#;
+    assert_eq!(
+        questions(detail),
+        Some(vec![
+            ("t1".to_owned(), "Suma 10 y 5".to_owned()),
+            ("t2".to_owned(), "y por 2".to_owned())
+        ])
+    );
+}
