@@ -30,7 +30,8 @@ pub async fn questions(id: &str) -> Result<Vec<(String, String)>, ApiError> {
 }
 
 pub async fn rename(id: &str, title: &str) -> Result<(), ApiError> {
-    let body = serde_json::json!({ "title": title }).to_string();
+    let title = serde_json::to_string(title).map_err(|_| ApiError::Failed)?;
+    let body = format!("{{\"title\":{title}}}");
     call("PATCH", &path(id), Some(body)).await.map(drop)
 }
 

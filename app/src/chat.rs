@@ -8,11 +8,12 @@
 //! browser, so that a streamed piece notifies the views of its own turn and nothing
 //! else.
 
+mod stored;
 mod tool;
 mod turn;
 
 use protocol::{ServerFrame, Usage};
-use serde::{Deserialize, Deserializer, Serialize, Serializer, ser::SerializeSeq};
+use serde::{Serialize, Serializer, ser::SerializeSeq};
 
 pub use tool::{Approval, Attachment, Progress, ToolCall};
 pub use turn::{Change, Step, Turn, TurnError, TurnStatus};
@@ -88,6 +89,11 @@ impl<C> Default for Conversation<C> {
 }
 
 impl<C: TurnCell> Conversation<C> {
+    /// A conversation saved by its `Serialize` (browser storage), if `text` is one.
+    pub fn restore(text: &str) -> Option<Self> {
+        stored::decode(text)
+    }
+
     /// A stored conversation about to be replayed from its first event, with the
     /// questions of its turns (from the conversations API).
     pub fn opened(session_id: String, questions: Vec<(String, String)>) -> Self {
@@ -297,8 +303,9 @@ impl Conversation<Turn> {
     }
 }
 
-/// The stored form: the same fields whatever holds the turns.
-#[derive(Serialize, Deserialize)]
+/// The stored form: the same fields whatever holds the turns (read back by
+/// `stored::decode`).
+#[derive(Serialize)]
 struct Stored<T> {
     turns: T,
     session_id: Option<String>,
@@ -331,20 +338,6 @@ impl<C: TurnCell> Serialize for Conversation<C> {
             usage: self.usage,
         }
         .serialize(serializer)
-    }
-}
-
-impl<'de, C: TurnCell> Deserialize<'de> for Conversation<C> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let stored = Stored::<Vec<Turn>>::deserialize(deserializer)?;
-        Ok(Self {
-            turns: stored.turns.into_iter().map(C::wrap).collect(),
-            session_id: stored.session_id,
-            last_seq: stored.last_seq,
-            next_local_id: stored.next_local_id,
-            usage: stored.usage,
-            questions: Vec::new(),
-        })
     }
 }
 

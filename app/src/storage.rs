@@ -14,7 +14,7 @@ fn storage() -> Option<web_sys::Storage> {
 
 pub fn load_conversation() -> Option<LiveConversation> {
     let text = storage()?.get_item(CONVERSATION).ok()??;
-    serde_json::from_str(&text).ok()
+    LiveConversation::restore(&text)
 }
 
 pub fn save_conversation(conversation: &LiveConversation) {

@@ -9,12 +9,15 @@
 //! event, with and without each optional field.
 
 use protocol::{
-    Args, ContentItem, ConversationSummary, ErrorCode, LlmDescriptor, Node, ServerEvent,
-    ServerFrame, ToolDescriptor, Usage,
+    Args, ContentItem, ConversationSummary, LlmDescriptor, Node, ServerEvent, ServerFrame,
+    ToolDescriptor,
 };
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-type Object = Map<String, Value>;
+use self::read::{Object, list, object, optional, string, take, take_string, u64_of};
+pub(crate) use self::read::{error_code, usage};
+
+pub(crate) mod read;
 
 /// One text frame from the server, or `None` when it is not a frame this client
 /// understands (a newer kind of event, or a malformed one).
@@ -123,52 +126,6 @@ fn event(o: &mut Object) -> Option<ServerEvent> {
     })
 }
 
-/// A required field, converted.
-fn take<T>(o: &mut Object, key: &str, convert: impl FnOnce(Value) -> Option<T>) -> Option<T> {
-    convert(o.remove(key)?)
-}
-
-fn take_string(o: &mut Object, key: &str) -> Option<String> {
-    take(o, key, string)
-}
-
-/// An optional field: absent or `null` is `Some(None)`; present but wrong is `None`.
-fn optional<T>(
-    o: &mut Object,
-    key: &str,
-    convert: impl FnOnce(Value) -> Option<T>,
-) -> Option<Option<T>> {
-    match o.remove(key) {
-        None | Some(Value::Null) => Some(None),
-        Some(value) => convert(value).map(Some),
-    }
-}
-
-fn string(value: Value) -> Option<String> {
-    match value {
-        Value::String(s) => Some(s),
-        _ => None,
-    }
-}
-
-fn u64_of(value: Value) -> Option<u64> {
-    value.as_u64()
-}
-
-fn object(value: Value) -> Option<Object> {
-    match value {
-        Value::Object(o) => Some(o),
-        _ => None,
-    }
-}
-
-fn list<T>(value: Value, item: impl Fn(Value) -> Option<T>) -> Option<Vec<T>> {
-    match value {
-        Value::Array(items) => items.into_iter().map(item).collect(),
-        _ => None,
-    }
-}
-
 fn args(value: Value) -> Option<Args> {
     object(value)
 }
@@ -200,15 +157,6 @@ fn tool(value: Value) -> Option<ToolDescriptor> {
     })
 }
 
-fn usage(value: Value) -> Option<Usage> {
-    let mut o = object(value)?;
-    Some(Usage {
-        input_tokens: take(&mut o, "input_tokens", u64_of)?,
-        output_tokens: take(&mut o, "output_tokens", u64_of)?,
-        cost_usd: optional(&mut o, "cost_usd", |v| v.as_f64())?,
-    })
-}
-
 fn summary(value: Value) -> Option<ConversationSummary> {
     let mut o = object(value)?;
     Some(ConversationSummary {
@@ -234,30 +182,6 @@ fn content_item(value: Value) -> Option<ContentItem> {
             mime_type: optional(&mut o, "mime_type", string)?,
         },
         _ => ContentItem::Unknown,
-    })
-}
-
-/// Error codes by their wire names; codes from newer servers are `Unknown`.
-fn error_code(value: Value) -> Option<ErrorCode> {
-    use ErrorCode::*;
-    Some(match value.as_str()? {
-        "invalid_json" => InvalidJson,
-        "invalid_message" => InvalidMessage,
-        "too_large" => TooLarge,
-        "rate_limited" => RateLimited,
-        "busy" => Busy,
-        "toolbox_unavailable" => ToolboxUnavailable,
-        "llm_unavailable" => LlmUnavailable,
-        "timeout" => Timeout,
-        "cancelled" => Cancelled,
-        "iteration_limit" => IterationLimit,
-        "session_expired" => SessionExpired,
-        "resume_gap" => ResumeGap,
-        "unauthorized" => Unauthorized,
-        "interrupted" => Interrupted,
-        "storage_unavailable" => StorageUnavailable,
-        "internal" => Internal,
-        _ => Unknown,
     })
 }
 

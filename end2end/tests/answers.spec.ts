@@ -121,9 +121,7 @@ test("an answer and its code blocks can be copied", async ({ page, context, star
   await expect(turn.locator(".copy-answer")).toHaveText("Copy", { timeout: 5_000 });
 });
 
-// FIXME: awaits the server side of edit/regenerate (issue 13, the lead's part); the
-// UI, the reducer and this test are written against the protocol's contract.
-test.fixme("regenerate and edit replace the last turn, also after a reload", async ({ page, startServer, startFakeOpenAi }) => {
+test("regenerate and edit replace the last turn, also after a reload", async ({ page, startServer, startFakeOpenAi }) => {
   const api = await startFakeOpenAi(0);
   const server = await startServer(openai(api.baseUrl));
   await page.goto(server.url);

@@ -269,7 +269,7 @@ fn storage_round_trip() {
     c.ask("Suma 10 y 5".into());
     feed(&mut c, &SUMA);
     let saved = serde_json::to_string(&c).unwrap();
-    let restored: Conversation = serde_json::from_str(&saved).unwrap();
+    let restored: Conversation = Conversation::restore(&saved).unwrap();
     assert_eq!(restored, c);
     let mut restored = restored;
     assert_eq!(
@@ -282,7 +282,7 @@ fn storage_round_trip() {
 #[test]
 fn transcripts_saved_by_the_previous_version_still_load() {
     let saved = r#"{"turns":[{"local_id":1,"turn_id":"t1","question":"q","status":"Done","steps":[],"answer":"a","error":null,"started_ms":1,"ended_ms":2,"event_count":3}],"session_id":"s","last_seq":6,"next_local_id":1}"#;
-    let restored: Conversation = serde_json::from_str(saved).unwrap();
+    let restored: Conversation = Conversation::restore(saved).unwrap();
     assert_eq!(restored.turns()[0].answer, "a");
     assert_eq!(restored.turns()[0].usage, None);
     assert_eq!(restored.last_seq, 6);
@@ -366,7 +366,7 @@ fn a_tool_card_asks_shows_progress_and_keeps_what_it_returned() {
     );
     // And all of it survives storage.
     let saved = serde_json::to_string(&c).unwrap();
-    let restored: Conversation = serde_json::from_str(&saved).unwrap();
+    let restored: Conversation = Conversation::restore(&saved).unwrap();
     assert_eq!(restored, c);
 }
 
@@ -415,11 +415,56 @@ fn large_images_are_shown_but_not_stored() {
     )));
     let saved = serde_json::to_string(&c).unwrap();
     assert!(saved.len() < 10_000, "{} bytes saved", saved.len());
-    let restored: Conversation = serde_json::from_str(&saved).unwrap();
+    let restored: Conversation = Conversation::restore(&saved).unwrap();
     let Step::Tool(call) = &restored.turns()[0].steps[1] else {
         panic!()
     };
     assert!(
         matches!(&call.attachments[0], crate::chat::Attachment::Image { data, .. } if data.is_empty())
     );
+}
+
+#[test]
+fn every_stored_shape_reads_back() {
+    // A transcript with every kind of step, approval state, attachment and ending.
+    let mut c = Conversation::default();
+    c.switch_session("s".into());
+    c.ask("one".into());
+    c.ask("two".into());
+    c.ask("three".into());
+    feed(
+        &mut c,
+        &[
+            r#"{"type":"start","message":"s","turn_id":"a","seq":1,"ts_ms":1}"#,
+            r#"{"type":"step","node":"llm","message":"m","turn_id":"a","seq":2,"ts_ms":2}"#,
+            r#"{"type":"response_delta","content":"thinking","turn_id":"a","seq":3,"ts_ms":3}"#,
+            r#"{"type":"tool_call","tool":"rm","args":{"p":"/","n":1.5},"call_id":"c1","server":"fs","turn_id":"a","seq":4,"ts_ms":4}"#,
+            r#"{"type":"approval_required","call_id":"c1","tool":"rm","args":{"p":"/"},"server":"fs","turn_id":"a","seq":5}"#,
+            r#"{"type":"approval_resolved","call_id":"c1","approved":false,"reason":"no way","turn_id":"a","seq":6}"#,
+            r#"{"type":"tool_result","tool":"rm","result":"declined","is_error":true,"call_id":"c1","turn_id":"a","seq":7}"#,
+            r#"{"type":"tool_call","tool":"pic","args":{},"call_id":"c2","turn_id":"a","seq":8}"#,
+            r#"{"type":"approval_required","call_id":"c2","tool":"pic","args":{},"server":"x","turn_id":"a","seq":9}"#,
+            r#"{"type":"approval_resolved","call_id":"c2","approved":true,"turn_id":"a","seq":10}"#,
+            r#"{"type":"tool_result","tool":"pic","result":"","call_id":"c2","content":[{"type":"image","mime_type":"image/png","data":"AAAA"},{"type":"resource_link","uri":"https://x"}],"turn_id":"a","seq":11}"#,
+            r#"{"type":"tool_call","tool":"slow","args":{},"call_id":"c3","turn_id":"a","seq":12}"#,
+            r#"{"type":"approval_required","call_id":"c3","tool":"slow","args":{},"server":"x","turn_id":"a","seq":13}"#,
+            r#"{"type":"tool_progress","call_id":"c3","tool":"slow","progress":2.5,"turn_id":"a","seq":14}"#,
+            r#"{"type":"response","content":"done","turn_id":"a","seq":15}"#,
+            r#"{"type":"complete","steps":14,"usage":{"input_tokens":5,"output_tokens":6,"cost_usd":0.25},"total_usage":{"input_tokens":5,"output_tokens":6},"turn_id":"a","seq":16,"ts_ms":99}"#,
+            r#"{"type":"start","message":"s","turn_id":"b","seq":17}"#,
+            r#"{"type":"error","message":"down","code":"llm_unavailable","turn_id":"b","seq":18}"#,
+            r#"{"type":"start","message":"s","turn_id":"c","seq":19}"#,
+        ],
+    );
+    c.switch_session("s2".into()); // the running turn is interrupted
+    c.ask("four".into());
+    c.refuse_latest(TurnError {
+        code: None,
+        message: "not connected".into(),
+    });
+    let saved = serde_json::to_string(&c).unwrap();
+    let restored: Conversation = Conversation::restore(&saved).expect("reads back");
+    assert_eq!(restored, c);
+    assert!(Conversation::<Turn>::restore("{\"turns\":5}").is_none());
+    assert!(Conversation::<Turn>::restore("not json").is_none());
 }

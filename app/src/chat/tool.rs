@@ -4,7 +4,7 @@
 //! that send none).
 
 use protocol::{Args, ContentItem};
-use serde::{Deserialize, Serialize, Serializer};
+use serde::{Serialize, Serializer};
 
 use super::Turn;
 
@@ -12,7 +12,7 @@ use super::Turn;
 const MAX_KEPT_IMAGE: usize = 100_000;
 
 /// A tool call.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ToolCall {
     pub tool: String,
     /// The arguments as JSON text, numbers as given.
@@ -38,7 +38,7 @@ pub struct ToolCall {
 }
 
 /// Where an approval stands.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum Approval {
     Pending,
     Approved,
@@ -46,7 +46,7 @@ pub enum Approval {
 }
 
 /// A progress report: `progress` of `total` (when known), and what the tool said.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Progress {
     pub progress: f64,
     pub total: Option<f64>,
@@ -62,7 +62,7 @@ impl Progress {
 }
 
 /// Something a tool returned besides its text.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum Attachment {
     /// An image, base64 (`data` is empty when it was too large to keep).
     Image {

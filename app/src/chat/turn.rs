@@ -3,12 +3,12 @@
 //! touches that turn alone, whatever the length of the conversation.
 
 use protocol::{ErrorCode, ServerEvent, Usage};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::tool::{Progress, Returned, ToolCall};
 
 /// Where a turn stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum TurnStatus {
     /// Sent; the server has not started it yet.
     Waiting,
@@ -39,7 +39,7 @@ impl TurnStatus {
 }
 
 /// One entry of a turn's timeline.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum Step {
     /// `start`: the server took the turn.
     Started { message: String, at_ms: u64 },
@@ -67,14 +67,14 @@ impl Step {
 }
 
 /// An error that ended a turn.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TurnError {
     pub code: Option<ErrorCode>,
     pub message: String,
 }
 
 /// One question and everything that answered it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Turn {
     /// Stable within the page (and storage), for keyed rendering; increasing in the
     /// order of the transcript.

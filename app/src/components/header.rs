@@ -27,7 +27,7 @@ pub fn Header() -> impl IntoView {
                 aria-expanded=move || state.drawer.get().to_string()
                 on:click=move |_| state.drawer.update(|open| *open = !*open)
             >
-                <span aria-hidden="true">"☰ "</span>
+                <span aria-hidden="true">"☰"</span>
                 {t(lang, Text::Conversations)}
             </button>
             <div class="brand">

@@ -146,10 +146,49 @@ fn safe_image(mime_type: &str, data: &str) -> bool {
     kind_ok && data_ok
 }
 
-/// The arguments laid out one per line, for the approval question.
+/// The arguments laid out one per line, for the approval question: each top-level
+/// argument on its own line, its value in full.
 fn pretty(args: &str) -> String {
-    serde_json::from_str::<serde_json::Value>(args)
-        .ok()
-        .and_then(|value| serde_json::to_string_pretty(&value).ok())
-        .unwrap_or_else(|| args.to_owned())
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(args) else {
+        return args.to_owned();
+    };
+    if map.is_empty() {
+        return "{}".to_owned();
+    }
+    let lines: Vec<String> = map
+        .iter()
+        .map(|(key, value)| {
+            let key = serde_json::to_string(key).unwrap_or_default();
+            let value = serde_json::to_string(value).unwrap_or_default();
+            format!("  {key}: {value}")
+        })
+        .collect();
+    format!("{{\n{}\n}}", lines.join(",\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arguments_one_per_line_in_full() {
+        assert_eq!(pretty(r#"{"steps":4}"#), "{\n  \"steps\": 4\n}");
+        assert_eq!(
+            pretty(r#"{"p":{"deep":[1,2]}}"#),
+            "{\n  \"p\": {\"deep\":[1,2]}\n}"
+        );
+        assert_eq!(pretty("{}"), "{}");
+        assert_eq!(pretty("not json"), "not json");
+    }
+
+    #[test]
+    fn only_base64_images_are_shown() {
+        assert!(safe_image("image/png", "iVBORw0KGgo="));
+        assert!(safe_image("image/svg+xml", "PHN2Zz4="));
+        assert!(!safe_image("text/html", "PGI+"));
+        assert!(!safe_image("image/png\" onerror=\"x", "AAAA"));
+        assert!(!safe_image("image/png", "AA AA"));
+        assert!(!safe_image("image/", "AAAA"));
+        assert!(!safe_image("image/png", ""));
+    }
 }

@@ -1,5 +1,6 @@
 //! The hand decoder agrees with serde's, frame for frame.
 
+use protocol::ErrorCode;
 use serde_json::json;
 
 use super::*;
