@@ -3,8 +3,10 @@
 # (a few minutes), printing the results table and writing it to target/bench/.
 #
 # The server runs as operators run it (release binary, embedded toolbox reached over
-# real HTTP, local planner), with the per-connection rate limit off (RATE_LIMIT_PER_SEC=0)
-# and room for 10,000+ connections. The load generator runs on the same machine.
+# real HTTP, local planner), with the rate limits off (RATE_LIMIT_PER_SEC=0 and the
+# per-client ones: every load generator connection comes from 127.0.0.1) and room for
+# 10,000+ connections and 1,000 turns at once. The load generator runs on the same
+# machine. SERVER_BIN picks another server binary (e.g. an older build to compare).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/engines.sh"
@@ -32,7 +34,9 @@ trap cleanup EXIT
 start_server() {
   local port="$1"; shift
   env HOST=127.0.0.1 PORT="$port" LOG_LEVEL=warn RATE_LIMIT_PER_SEC=0 MAX_CONNECTIONS=20000 \
-    MAX_QUEUED_TURNS=8 LEPTOS_SITE_ROOT=target/site "$@" ./target/release/server &
+    MAX_QUEUED_TURNS=8 MAX_CONNECTIONS_PER_CLIENT=0 CLIENT_RATE_LIMIT_PER_SEC=0 \
+    MAX_API_TURNS_PER_CLIENT=0 MAX_CONCURRENT_TURNS=2000 LEPTOS_SITE_ROOT=target/site \
+    "$@" "${SERVER_BIN:-./target/release/server}" &
   pids+=("$!")
 }
 

@@ -79,6 +79,8 @@ RUNTIME_LIBS = {"linux-vdso.so.1", "libc.so.6", "libm.so.6", "libgcc_s.so.1", "l
 # The server setting for how long shutdown waits for turns in flight; the platform's
 # grace period (terminationGracePeriodSeconds, stop_grace_period) must be longer.
 SHUTDOWN_GRACE_ENV = "SHUTDOWN_GRACE_SECS"
+# The longest the server's /readyz takes (READINESS_TIMEOUT in server/src/startup.rs).
+READINESS_TIMEOUT_SECS = 3
 # Paths that stay inside the cluster: not routed by the Ingress.
 INTERNAL_PATHS = ["/metrics", "/healthz", "/readyz", "/health", "/mcp"]
 # Paths the HEALTHCHECK (`--healthcheck`) probes, besides those in the manifests.
@@ -631,6 +633,14 @@ def check_kubernetes(binaries: dict[str, Binary], targets: dict[str, Target]) ->
                 R.check(notes.get("prometheus.io/port") == port, f"{where} prometheus.io/port",
                         f"{notes.get('prometheus.io/port')!r}, the container listens on {port}")
                 paths.append(("metrics", notes["prometheus.io/path"]))
+            # /readyz answers within READINESS_TIMEOUT_SECS: a probe that gives up
+            # sooner would fail a healthy pod whose toolbox is merely slow.
+            readiness = c.get("readinessProbe") or {}
+            if target == "server" and readiness:
+                R.check(int(readiness.get("timeoutSeconds", 1)) > READINESS_TIMEOUT_SECS,
+                        f"{where} readinessProbe",
+                        f"timeoutSeconds {readiness.get('timeoutSeconds', 1)} is not longer than "
+                        f"/readyz's worst case ({READINESS_TIMEOUT_SECS} s)")
             want = {"livenessProbe": "/healthz", "readinessProbe": "/readyz"}
             for probe, path in paths:
                 if probe in want:
@@ -724,7 +734,9 @@ def check_kubernetes(binaries: dict[str, Binary], targets: dict[str, Target]) ->
         for rule in policy["spec"].get("ingress", []):
             for peer in rule.get("from", []):
                 sel = peer.get("podSelector", {}).get("matchLabels")
-                if sel is not None:
+                # Peers in other namespaces (an Ingress controller, Prometheus) are
+                # the cluster's, not in k8s/: only same-namespace pods can be checked.
+                if sel is not None and "namespaceSelector" not in peer:
                     R.check(any(_matches(sel, d["spec"]["template"]["metadata"].get("labels", {}))
                                 for d in deployments.values()), f"NetworkPolicy {name}", f"from {sel} matches no pods")
             for p in rule.get("ports", []):

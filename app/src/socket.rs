@@ -220,6 +220,13 @@ impl Socket {
             }
         });
         let Some(connection) = opened else {
+            // The browser refuses a key that cannot be a subprotocol (spaces, `/`,
+            // `=`): retrying cannot help, so ask for the key again.
+            if protocols.len() > 1 {
+                self.manual.set_value(true);
+                self.state.needs_key.set(true);
+                return self.state.status.set(Status::Offline);
+            }
             return self.schedule_reconnect();
         };
         self.state.status.set(if self.attempts.get_value() == 0 {

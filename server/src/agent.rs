@@ -4,6 +4,7 @@
 //! with the number of events sent; or `error` when it fails.
 
 mod graph;
+pub mod history;
 mod llm_node;
 mod tool_node;
 
@@ -11,6 +12,7 @@ use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use protocol::{ErrorCode, ServerEvent};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -19,6 +21,7 @@ use crate::{
     llm::{ChatMessage, Llm, LlmError, ToolCall},
     mcp::{McpClient, McpError},
     metrics::{GaugeGuard, Metrics, OutcomeLabels, ReasonLabels},
+    texts::{Msg, say},
 };
 
 pub use graph::{AgentState, Graph, NodeId, Transition};
@@ -44,6 +47,12 @@ pub struct AgentSettings {
     pub turn_timeout: Duration,
     /// The longest one LLM call may take.
     pub llm_timeout: Duration,
+    /// The most history sent to the model, in bytes of text ([`history`]).
+    pub max_history_bytes: usize,
+    /// The longest answer one model call may give, in characters.
+    pub max_answer_chars: usize,
+    /// Turns running at once, on every transport.
+    pub max_concurrent_turns: usize,
 }
 
 /// Why a turn failed.
@@ -59,6 +68,9 @@ pub enum AgentError {
     Timeout(Duration),
     #[error("the turn was cancelled")]
     Cancelled,
+    /// `MAX_CONCURRENT_TURNS` turns are running already.
+    #[error("the server is running as many turns as it may")]
+    Busy,
     #[error(transparent)]
     ClientGone(#[from] SinkClosed),
 }
@@ -73,61 +85,32 @@ impl AgentError {
             Self::Llm(_) => ErrorCode::LlmUnavailable,
             Self::IterationLimit(_) => ErrorCode::IterationLimit,
             Self::Cancelled | Self::ClientGone(_) => ErrorCode::Cancelled,
+            Self::Busy => ErrorCode::Busy,
         }
     }
 
     /// A clear message for the user, in their language, that leaks no internals.
     pub fn user_message(&self, lang: Lang) -> String {
-        match (lang, self) {
-            (Lang::Es, Self::Toolbox(McpError::Unavailable(_))) => {
-                "El toolbox de herramientas no está disponible ahora mismo. Inténtalo de nuevo en unos segundos.".into()
-            }
-            (Lang::Es, Self::Toolbox(McpError::Timeout { tool, timeout })) => format!(
-                "La herramienta {tool} no respondió en {} s. Inténtalo de nuevo.",
-                timeout.as_secs_f32()
-            ),
-            (Lang::Es, Self::Llm(LlmError::Timeout)) => {
-                "El modelo de lenguaje no respondió a tiempo. Inténtalo de nuevo.".into()
-            }
-            (Lang::Es, Self::Llm(LlmError::Unavailable(_))) => {
-                "El modelo de lenguaje no está disponible ahora mismo. Inténtalo de nuevo más tarde.".into()
-            }
-            (Lang::Es, Self::Llm(LlmError::Refused(why))) => {
-                format!("El modelo de lenguaje rechazó la petición: {why}")
-            }
-            (Lang::Es, Self::Llm(LlmError::AccessDenied)) => {
-                "El servidor no tiene permiso para usar el modelo de lenguaje (revisa sus credenciales y su acceso al modelo).".into()
-            }
-            (Lang::Es, Self::Llm(LlmError::ModelNotFound(model))) => {
-                format!("El modelo de lenguaje configurado ({model}) no existe o no está disponible.")
-            }
-            (Lang::Es, Self::Llm(LlmError::Throttled)) => {
-                "El modelo de lenguaje está recibiendo demasiadas peticiones. Inténtalo de nuevo en unos segundos.".into()
-            }
-            (Lang::Es, Self::IterationLimit(n)) => format!(
-                "El agente se detuvo tras {n} iteraciones sin llegar a una respuesta. Prueba a dividir la petición en partes."
-            ),
-            (Lang::Es, Self::Timeout(limit)) => format!(
-                "La respuesta tardó más de {} s y se canceló. Inténtalo de nuevo.",
-                limit.as_secs_f32()
-            ),
-            (Lang::Es, Self::Cancelled | Self::ClientGone(_)) => "Turno cancelado.".into(),
-            (Lang::En, Self::Toolbox(McpError::Unavailable(_))) => {
-                "The toolbox is unavailable right now. Please try again in a few seconds.".into()
-            }
-            (Lang::En, Self::Cancelled | Self::ClientGone(_)) => "Turn cancelled.".into(),
-            // Retrying does not help with these two: say what to fix instead.
-            (Lang::En, Self::Llm(LlmError::AccessDenied)) => {
-                "The server is not allowed to use the language model (check its credentials and its access to the model).".into()
-            }
-            (Lang::En, Self::Llm(LlmError::ModelNotFound(model))) => {
-                format!("The configured language model ({model}) does not exist or is not available.")
-            }
-            (Lang::En, Self::IterationLimit(n)) => format!(
-                "The agent stopped after {n} iterations without reaching an answer. Try splitting the request into parts."
-            ),
-            (Lang::En, other) => format!("{other}. Please try again."),
-        }
+        let msg = match self {
+            Self::Toolbox(McpError::Unavailable(_)) => Msg::ToolboxUnavailable,
+            Self::Toolbox(McpError::Timeout { tool, timeout }) => Msg::ToolTimeout {
+                tool,
+                secs: timeout.as_secs_f32(),
+            },
+            Self::Llm(LlmError::Timeout) => Msg::LlmTimeout,
+            Self::Llm(LlmError::Unavailable(why)) => Msg::LlmUnavailable(why),
+            Self::Llm(LlmError::Refused(why)) => Msg::LlmRefused(why),
+            Self::Llm(LlmError::AccessDenied) => Msg::LlmAccessDenied,
+            Self::Llm(LlmError::ModelNotFound(model)) => Msg::LlmModelNotFound(model),
+            Self::Llm(LlmError::Throttled) => Msg::LlmThrottled,
+            Self::IterationLimit(n) => Msg::IterationLimit(*n),
+            Self::Timeout(limit) => Msg::TurnTimeout {
+                secs: limit.as_secs_f32(),
+            },
+            Self::Cancelled | Self::ClientGone(_) => Msg::TurnCancelled,
+            Self::Busy => Msg::ServerBusy,
+        };
+        say(lang, msg).into_owned()
     }
 }
 
@@ -151,12 +134,17 @@ pub struct TurnSummary {
     pub messages: Vec<ChatMessage>,
 }
 
+/// A place among the turns allowed to run at once, held for a turn's whole run.
+pub struct TurnPermit(#[allow(dead_code)] OwnedSemaphorePermit);
+
 /// The agent: a workflow graph over an LLM and the MCP toolbox.
 pub struct Agent {
     llm: Arc<dyn Llm>,
     mcp: McpClient,
     settings: AgentSettings,
     metrics: Arc<Metrics>,
+    /// One permit per turn allowed to run at once (`MAX_CONCURRENT_TURNS`).
+    turns: Arc<Semaphore>,
 }
 
 impl Agent {
@@ -166,12 +154,37 @@ impl Agent {
         settings: AgentSettings,
         metrics: Arc<Metrics>,
     ) -> Self {
+        let turns = Arc::new(Semaphore::new(settings.max_concurrent_turns.max(1)));
         Self {
             llm,
             mcp,
             settings,
             metrics,
+            turns,
         }
+    }
+
+    /// Reserves a place for one turn, or says the server is busy. For callers that
+    /// must answer before the turn starts (a REST status); [`Agent::run_turn`] does it
+    /// itself.
+    pub fn admit(&self) -> Result<TurnPermit, AgentError> {
+        match Arc::clone(&self.turns).try_acquire_owned() {
+            Ok(permit) => Ok(TurnPermit(permit)),
+            Err(_) => {
+                self.record_outcome("busy");
+                Err(AgentError::Busy)
+            }
+        }
+    }
+
+    /// Says the server is busy, without reserving anything, when every place for a
+    /// turn is taken (for callers that answer before queueing, such as REST).
+    pub fn refuse_if_full(&self) -> Result<(), AgentError> {
+        if self.turns.available_permits() == 0 {
+            self.record_outcome("busy");
+            return Err(AgentError::Busy);
+        }
+        Ok(())
     }
 
     /// Counts a turn that panicked (and was reported as an internal error).
@@ -195,8 +208,10 @@ impl Agent {
     }
 
     /// Runs one turn for `input`, after `history`, sending every event to `sink`.
-    /// Ends with `complete` or `error` unless the sink is gone. `cancel` stops the
-    /// turn: the LLM call and the tool call in flight are dropped.
+    /// Ends with `complete` or `error` unless the sink is gone; when too many turns
+    /// run already, the only event is an `error` with code `busy`. `cancel` stops the
+    /// turn: the LLM call and the tool call in flight are dropped. Only the newest
+    /// turns of `history` that fit `max_history_bytes` reach the model.
     pub async fn run_turn(
         &self,
         turn_id: &str,
@@ -205,10 +220,38 @@ impl Agent {
         sink: &mut dyn EventSink,
         cancel: &CancellationToken,
     ) -> Result<TurnSummary, AgentError> {
-        let span = tracing::info_span!("turn", turn_id = %turn_id);
-        self.run_turn_inner(input, history, sink, cancel)
-            .instrument(span)
+        let permit = match self.admit() {
+            Ok(permit) => permit,
+            Err(error) => {
+                tracing::info!(turn_id = %turn_id, "turn refused: the server is busy");
+                let event =
+                    ServerEvent::error_with_code(error.code(), error.user_message(detect(input)));
+                let _ = sink.send(event).await;
+                return Err(error);
+            }
+        };
+        self.run_admitted_turn(permit, turn_id, input, history, sink, cancel)
             .await
+    }
+
+    /// [`Agent::run_turn`] with a place already reserved by [`Agent::admit`].
+    pub async fn run_admitted_turn(
+        &self,
+        permit: TurnPermit,
+        turn_id: &str,
+        input: &str,
+        history: &[ChatMessage],
+        sink: &mut dyn EventSink,
+        cancel: &CancellationToken,
+    ) -> Result<TurnSummary, AgentError> {
+        let span = tracing::info_span!("turn", turn_id = %turn_id);
+        let history = &history[history::window_start(history, self.settings.max_history_bytes)..];
+        let outcome = self
+            .run_turn_inner(input, history, sink, cancel)
+            .instrument(span)
+            .await;
+        drop(permit);
+        outcome
     }
 
     async fn run_turn_inner(

@@ -5,14 +5,22 @@
 //! - `/api/conversations`: list, read, rename and delete the caller's conversations.
 //! - `GET /api/openapi.json`: the OpenAPI document, generated from this code.
 //!
-//! The caller is identified by the owner cookie (see `owner.rs`).
+//! The caller is identified by the owner cookie (see `owner.rs`). Each client address
+//! may start `CLIENT_RATE_LIMIT_PER_SEC` turns per second and run
+//! `MAX_API_TURNS_PER_CLIENT` at once (429 beyond); the server runs at most
+//! `MAX_CONCURRENT_TURNS` turns (503 beyond); each Server-Sent Event is at most
+//! `MAX_SSE_EVENT_BYTES`.
 
 mod chat;
 mod conversations;
+mod sse;
+
+use std::{net::SocketAddr, sync::Arc};
 
 use axum::{
     Json, Router,
-    extract::{DefaultBodyLimit, Request, State},
+    body::Body,
+    extract::{ConnectInfo, DefaultBodyLimit, Request, State},
     middleware::Next,
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -21,7 +29,10 @@ use utoipa::OpenApi;
 
 use crate::{
     error::{AppError, ErrorBody},
+    limits::ClientLimits,
+    metrics::Metrics,
     security,
+    serve::{Guarded, Peer},
     state::AppState,
     transcript,
 };
@@ -61,11 +72,18 @@ pub use chat::{ChatRequest, ChatResponse};
 )]
 pub struct ApiDoc;
 
-/// The `/api` routes, with their API key check, body limit and CORS.
+/// The `/api` routes, with their rate limits, API key check, body limit and CORS.
 pub fn routes(state: &AppState) -> Router<AppState> {
-    let guarded = Router::new()
+    let key = state.settings.api_key.clone().map(Arc::new);
+    let turns = Router::new()
         .route("/api/chat", post(chat::chat))
         .route("/api/chat/stream", post(chat::chat_stream))
+        // A client over its limits is refused before anything else.
+        .layer(axum::middleware::from_fn_with_state(
+            (state.limits.clone(), state.metrics.clone()),
+            client_limits,
+        ));
+    let guarded = Router::new()
         .route("/api/conversations", get(conversations::list))
         .route(
             "/api/conversations/{id}",
@@ -73,9 +91,10 @@ pub fn routes(state: &AppState) -> Router<AppState> {
                 .patch(conversations::rename)
                 .delete(conversations::delete),
         )
+        .merge(turns)
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            require_api_key,
+            key,
+            security::require_api_key,
         ));
     Router::new()
         .route("/api/openapi.json", get(openapi))
@@ -88,11 +107,31 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
 
-async fn require_api_key(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let key = state.settings.api_key.as_ref();
-    if security::authorized(key, request.headers(), request.uri().query()) {
-        next.run(request).await
-    } else {
-        AppError::Unauthorized.into_response()
+/// Admits a REST turn against its client's rate and concurrency, holding the
+/// client's slot until the response (or its event stream) ends.
+async fn client_limits(
+    State((limits, metrics)): State<(Arc<ClientLimits>, Arc<Metrics>)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0);
+    let client = limits.client_ip(request.headers(), Peer(peer).or_unspecified());
+    match limits.api_turn(client) {
+        Ok(slot) => next
+            .run(request)
+            .await
+            .map(|body| Body::new(Guarded::new(body, slot))),
+        Err(refused) => {
+            metrics.reject("client_api_limit");
+            tracing::info!(%client, %refused, "REST turn refused");
+            AppError::RateLimited {
+                message: format!("{refused}; try again in a moment"),
+                retry_after_secs: refused.retry_after_secs(),
+            }
+            .into_response()
+        }
     }
 }

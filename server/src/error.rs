@@ -3,7 +3,7 @@
 
 use axum::{
     Json,
-    http::StatusCode,
+    http::{HeaderValue, StatusCode, header::RETRY_AFTER},
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
@@ -49,6 +49,13 @@ pub enum AppError {
     /// The turn failed; `code` is the WebSocket `error` event's code.
     #[error("{message}")]
     Turn { code: ErrorCode, message: String },
+    /// This client sends too much, or runs too many turns at once.
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        /// Seconds to wait, for `Retry-After`.
+        retry_after_secs: u64,
+    },
 }
 
 impl From<OpenError> for AppError {
@@ -80,6 +87,7 @@ impl AppError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Busy(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             // The same classification the WebSocket sends as the error's code.
             Self::Turn { code, .. } => match code {
                 ErrorCode::ToolboxUnavailable | ErrorCode::LlmUnavailable => {
@@ -87,10 +95,10 @@ impl AppError {
                 }
                 ErrorCode::Timeout => StatusCode::GATEWAY_TIMEOUT,
                 ErrorCode::IterationLimit => StatusCode::UNPROCESSABLE_ENTITY,
-                ErrorCode::Cancelled | ErrorCode::StorageUnavailable | ErrorCode::Interrupted => {
-                    StatusCode::SERVICE_UNAVAILABLE
-                }
-                ErrorCode::Busy => StatusCode::TOO_MANY_REQUESTS,
+                ErrorCode::Cancelled
+                | ErrorCode::Busy
+                | ErrorCode::StorageUnavailable
+                | ErrorCode::Interrupted => StatusCode::SERVICE_UNAVAILABLE,
                 ErrorCode::InvalidMessage | ErrorCode::TooLarge => StatusCode::BAD_REQUEST,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             },
@@ -107,6 +115,7 @@ impl AppError {
             Self::NotFound => "not_found".into(),
             Self::Busy(_) => "busy".into(),
             Self::StorageUnavailable => "storage_unavailable".into(),
+            Self::RateLimited { .. } => "rate_limited".into(),
             Self::Turn { code, .. } => serde_json::to_value(code)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned))
@@ -121,10 +130,30 @@ impl IntoResponse for AppError {
         if status.is_server_error() {
             tracing::warn!(error.code = self.code(), error.detail = ?self, "API request failed");
         }
+        // When to try again: as told for rate limits, in a moment when busy.
+        let retry_after = match &self {
+            Self::RateLimited {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            Self::ShuttingDown => Some(5),
+            Self::Turn {
+                code: ErrorCode::Busy,
+                ..
+            }
+            | Self::Busy(_)
+            | Self::StorageUnavailable => Some(1),
+            _ => None,
+        };
         let body = ErrorBody {
             error: self.code(),
             message: self.to_string(),
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
     }
 }

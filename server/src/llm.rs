@@ -180,10 +180,7 @@ pub trait Llm: Send + Sync + 'static {
 
     /// The `step` message shown while this model is consulted.
     fn consulting(&self, lang: Lang) -> String {
-        match lang {
-            Lang::Es => format!("Consultando a {}...", self.info().label),
-            Lang::En => format!("Consulting {}...", self.info().label),
-        }
+        crate::texts::say(lang, crate::texts::Msg::Consulting(&self.info().label)).into_owned()
     }
 
     /// Asks the model for its next move. Streaming implementations push answer text

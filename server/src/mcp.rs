@@ -56,6 +56,9 @@ pub struct McpSettings {
     pub connect_timeout: Duration,
     /// How many tool calls may be in flight at once on the shared connection.
     pub max_concurrent_calls: usize,
+    /// Sent as `Authorization: Bearer KEY` with every request: the server's API key,
+    /// for its own embedded toolbox only (never for a toolbox elsewhere).
+    pub api_key: Option<secrecy::SecretString>,
 }
 
 /// A cheap-to-clone handle on the shared MCP connection.
@@ -86,7 +89,17 @@ struct Backoff {
 impl McpClient {
     /// Creates the client. Nothing connects until the first use.
     pub fn new(settings: McpSettings) -> Self {
+        let mut headers = reqwest::header::HeaderMap::new();
+        let bearer = settings.api_key.as_ref().and_then(|key| {
+            use secrecy::ExposeSecret;
+            reqwest::header::HeaderValue::from_str(&format!("Bearer {}", key.expose_secret())).ok()
+        });
+        if let Some(mut bearer) = bearer {
+            bearer.set_sensitive(true);
+            headers.insert(reqwest::header::AUTHORIZATION, bearer);
+        }
         let http = reqwest::Client::builder()
+            .default_headers(headers)
             .tcp_nodelay(true)
             .pool_idle_timeout(Duration::from_secs(60))
             .build()

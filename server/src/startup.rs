@@ -3,9 +3,7 @@
 use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use axum::{
-    Json, Router, http::StatusCode, response::IntoResponse, routing::get, serve::ListenerExt,
-};
+use axum::{Json, Router, http::StatusCode, response::IntoResponse, routing::get};
 use leptos::config::LeptosOptions;
 use serde_json::json;
 use tokio::{net::TcpListener, sync::Semaphore};
@@ -17,15 +15,22 @@ use crate::{
     api,
     bus::{Bus, local::LocalBus},
     config::Settings,
+    legacy_page,
+    limits::{ClientLimits, LimitSettings},
     llm::Llm,
     mcp::{McpClient, McpSettings},
     metrics::Metrics,
-    security,
+    security::{self, HostPolicy},
+    serve::{ServeSettings, serve},
     session::{Hub, SessionSettings},
     state::AppState,
     store::journal::{Journal, JournalSettings},
     ws,
 };
+
+/// The longest `/readyz` takes: it answers 503 rather than wait longer for the
+/// toolbox (the Kubernetes probe's timeout is set above this).
+pub const READINESS_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A built, bound, not yet running server.
 pub struct Application {
@@ -74,6 +79,11 @@ impl Application {
             call_timeout: settings.tool_timeout,
             connect_timeout: Duration::from_secs(5),
             max_concurrent_calls: 1024,
+            // The embedded toolbox's /mcp wants the key like every public route.
+            api_key: embedded_toolbox
+                .is_some()
+                .then(|| settings.api_key.clone())
+                .flatten(),
         });
         let agent = Arc::new(Agent::new(
             llm,
@@ -82,6 +92,9 @@ impl Application {
                 max_iterations: settings.max_iterations,
                 turn_timeout: settings.turn_timeout,
                 llm_timeout: settings.llm.timeout,
+                max_history_bytes: settings.max_history_bytes,
+                max_answer_chars: settings.max_answer_chars as usize,
+                max_concurrent_turns: settings.max_concurrent_turns as usize,
             },
             metrics.clone(),
         ));
@@ -138,14 +151,21 @@ impl Application {
             }
         }
         hub.start();
+        let hosts = HostPolicy::new(
+            settings.allowed_hosts.iter().map(String::as_str),
+            settings.public_origin.as_deref(),
+        );
         let state = AppState {
             leptos_options: leptos_options()?,
             agent,
             hub,
             connection_slots: Arc::new(Semaphore::new(settings.max_connections)),
+            limits: ClientLimits::new(LimitSettings::from_settings(&settings)),
+            hosts: Arc::new(hosts),
             settings: Arc::new(settings),
             metrics,
             connections: TaskTracker::new(),
+            turns: TaskTracker::new(),
             shutdown,
             hard_stop,
         };
@@ -171,9 +191,10 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `signal` resolves, then shuts down gracefully: new WebSocket
-    /// sessions stop, turns in flight finish (within a grace period), their sockets
-    /// close with 1001, and the listener stops.
+    /// Serves until `signal` resolves, then shuts down gracefully: `/readyz` turns 503,
+    /// new WebSocket sessions and turns stop, turns in flight (WebSocket, REST, SSE)
+    /// finish within the grace period, sockets close with 1001, and the listener stops
+    /// once the HTTP requests still open are answered.
     pub async fn run_until_stopped(
         self,
         signal: impl Future<Output = ()> + Send + 'static,
@@ -187,6 +208,7 @@ impl Application {
             mcp.url = %state.agent.mcp().url(),
             "toolstream server listening"
         );
+        warn_about_exposure(&state.settings, self.address);
         // Connect to the toolbox early, so the first turn does not pay for it.
         let agent = state.agent.clone();
         tokio::spawn(async move {
@@ -197,17 +219,25 @@ impl Application {
         });
 
         let stopping = state.clone();
-        let listener = self.listener.tap_io(|tcp| {
-            // Small frames in both directions: Nagle's delay would dominate latency.
-            let _ = tcp.set_nodelay(true);
-        });
-        axum::serve(listener, self.router)
-            .with_graceful_shutdown(async move {
+        let settings = &state.settings;
+        let serve_settings = ServeSettings {
+            header_read_timeout: settings.header_read_timeout,
+            idle_timeout: settings.http_idle_timeout,
+            max_connections: settings.max_http_connections as usize,
+            drain_timeout: Duration::from_secs(5),
+        };
+        serve(
+            self.listener,
+            self.router,
+            serve_settings,
+            state.limits.clone(),
+            state.metrics.clone(),
+            async move {
                 signal.await;
                 drain(&stopping).await;
-            })
-            .await
-            .context("server error")?;
+            },
+        )
+        .await;
         state.hub.stop().await;
         self.writer_stop.cancel();
         if self.writer.await.is_err() {
@@ -220,9 +250,27 @@ impl Application {
     }
 }
 
-/// Shutdown, first phase: refuse new connections and turns, let turns in flight finish
-/// within the grace period, close WebSockets with 1001. Then axum stops listening and
-/// waits for the HTTP requests still in flight.
+/// Says at startup what an operator should know about who can reach the server.
+fn warn_about_exposure(settings: &Settings, address: SocketAddr) {
+    match &settings.api_key {
+        None if !address.ip().is_loopback() => tracing::warn!(
+            %address,
+            "listening beyond loopback without AGENT_API_KEY: anyone who reaches this port \
+             can run turns (and spend on the LLM) and call the tools; set AGENT_API_KEY, or \
+             HOST=127.0.0.1 for local use"
+        ),
+        Some(key) if !security::fits_subprotocol(key) => tracing::warn!(
+            "AGENT_API_KEY has characters a WebSocket subprotocol cannot carry, so the \
+             browser UI cannot send it; use letters, digits and -._~+ (e.g. `openssl rand -hex 32`)"
+        ),
+        _ => {}
+    }
+}
+
+/// Shutdown, first phase (the listener still answers, so `/readyz` can say 503 and
+/// health checks pass): refuse new connections and turns, let turns in flight
+/// finish within the grace period, close WebSockets with 1001. Then the server stops
+/// listening and waits for the HTTP requests still in flight.
 async fn drain(state: &AppState) {
     let grace = state.settings.shutdown_grace;
     tracing::info!(
@@ -231,17 +279,23 @@ async fn drain(state: &AppState) {
     );
     state.shutdown.cancel();
     state.connections.close();
-    let finished = async {
+    state.turns.close();
+    let everything = async {
         state.connections.wait().await;
+        state.turns.wait().await;
         while !state.hub.all_idle() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     };
-    if tokio::time::timeout(grace, finished).await.is_err() {
+    if tokio::time::timeout(grace, everything).await.is_err() {
         tracing::warn!("grace period over; cancelling the remaining turns");
     }
     state.hard_stop.cancel();
-    let _ = tokio::time::timeout(Duration::from_secs(2), state.connections.wait()).await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), async {
+        state.connections.wait().await;
+        state.turns.wait().await;
+    })
+    .await;
 }
 
 /// A loopback address to reach a listener bound to `address`.
@@ -279,25 +333,33 @@ pub fn router(state: AppState, embedded_toolbox: Option<Router<AppState>>) -> Ro
     let mut router = Router::new()
         .route("/", get(page))
         .route("/ws", get(ws::upgrade))
+        .route("/test-websocket.html", get(legacy_page::serve))
         .route("/health", get(health))
         .route("/healthz", get(health))
         .route("/readyz", get(readiness))
         .route("/metrics", get(metrics));
     router = router.merge(api::routes(&state));
     if let Some(toolbox) = embedded_toolbox {
-        router = router.merge(toolbox);
+        let key = state.settings.api_key.clone().map(Arc::new);
+        router = router.merge(toolbox.layer(axum::middleware::from_fn_with_state(
+            key,
+            security::require_api_key,
+        )));
     }
     router
         .fallback_service(assets)
         .layer(axum::middleware::from_fn(crate::owner::middleware))
-        .layer(axum::middleware::from_fn(security::headers))
+        .layer(axum::middleware::from_fn_with_state(
+            state.hosts.clone(),
+            security::guard,
+        ))
         .layer(TraceLayer::new_for_http())
         .layer(CatchPanicLayer::new())
         .with_state(state)
 }
 
 /// What the page's rendering needs from the request: the nonce that
-/// [`security::headers`] put in the CSP header (so Leptos's inline hydration script
+/// [`security::guard`] put in the CSP header (so Leptos's inline hydration script
 /// carries the same one), and the UI language from `Accept-Language`.
 fn provide_request_context() {
     use leptos::prelude::{provide_context, use_context};
@@ -329,52 +391,66 @@ async fn health() -> impl IntoResponse {
     Json(json!({ "status": "healthy", "service": "websocket-agent" }))
 }
 
-/// Ready when the toolbox, the conversation store and the bus all answer now; the
-/// body names the part that does not.
+/// Ready when the toolbox, the conversation store and the bus all answer, within
+/// [`READINESS_TIMEOUT`]; the body names the part that does not. Never while shutting
+/// down, so traffic moves away at once.
 async fn readiness(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> impl IntoResponse {
     let llm = state.agent.llm().info();
-    let timeout = Duration::from_secs(2);
-    let (toolbox, store, bus) = tokio::join!(
-        state.agent.mcp().probe(timeout),
-        tokio::time::timeout(timeout, state.hub.journal.store().ping()),
-        tokio::time::timeout(timeout, state.hub.bus.ping()),
-    );
-    let toolbox = match toolbox {
-        Ok(tools) => json!({ "ok": true, "tools": tools }),
-        Err(error) => json!({ "ok": false, "error": error.to_string() }),
+    let draining = || {
+        let body = json!({
+            "status": "draining",
+            "error": "the server is shutting down",
+            "llm": { "provider": llm.provider, "model": llm.model },
+        });
+        (StatusCode::SERVICE_UNAVAILABLE, Json(body))
     };
-    let part = |kind: &str, outcome: Result<Result<(), String>, tokio::time::error::Elapsed>| {
-        match outcome {
-            Ok(Ok(())) => json!({ "ok": true, "kind": kind }),
-            Ok(Err(error)) => json!({ "ok": false, "kind": kind, "error": error }),
-            Err(_) => json!({ "ok": false, "kind": kind, "error": "no answer within 2 s" }),
+    if state.shutdown.is_cancelled() {
+        return draining();
+    }
+    let probe = tokio::time::timeout(READINESS_TIMEOUT, async {
+        tokio::join!(
+            state.agent.mcp().probe(Duration::from_secs(2)),
+            state.hub.journal.store().ping(),
+            state.hub.bus.ping(),
+        )
+    });
+    // Shutdown may begin while the parts are asked: it wins at once.
+    let answers = tokio::select! {
+        biased;
+        () = state.shutdown.cancelled() => return draining(),
+        answers = probe => answers.ok(),
+    };
+    let late = || json!({ "ok": false, "error": "no answer in time" });
+    let (toolbox, store, bus) = match answers {
+        None => (late(), late(), late()),
+        Some((toolbox, store, bus)) => {
+            let toolbox = match toolbox {
+                Ok(tools) => json!({ "ok": true, "tools": tools }),
+                Err(error) => json!({ "ok": false, "error": error.to_string() }),
+            };
+            // Answering is not enough for the store: turns waiting to be written must
+            // have been.
+            let store = match store {
+                Ok(()) if state.hub.journal.healthy() => json!({ "ok": true }),
+                Ok(()) => json!({ "ok": false, "error": "turns are waiting to be written" }),
+                Err(error) => json!({ "ok": false, "error": error.to_string() }),
+            };
+            let bus = match bus {
+                Ok(()) => json!({ "ok": true }),
+                Err(error) => json!({ "ok": false, "error": error.to_string() }),
+            };
+            (toolbox, store, bus)
         }
     };
-    let store_kind = state.hub.journal.store().kind();
-    let journal = state.hub.journal.clone();
-    let store = part(
-        store_kind,
-        store.map(|r| {
-            r.map_err(|e| e.to_string()).and_then(|()| {
-                // Answering is not enough: turns waiting to be written must have been.
-                if journal.healthy() {
-                    Ok(())
-                } else {
-                    Err("turns are waiting to be written".to_owned())
-                }
-            })
-        }),
-    );
-    let bus = part(
-        state.hub.bus.kind(),
-        bus.map(|r| r.map_err(|e| e.to_string())),
-    );
+    let mut store = store;
+    store["kind"] = json!(state.hub.journal.store().kind());
+    let mut bus = bus;
+    bus["kind"] = json!(state.hub.bus.kind());
     let ready = [&toolbox, &store, &bus]
         .iter()
-        .all(|part| part["ok"] == json!(true))
-        && !state.shutdown.is_cancelled();
+        .all(|part| part["ok"] == json!(true));
     let status = if ready {
         StatusCode::OK
     } else {

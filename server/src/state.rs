@@ -7,7 +7,10 @@ use leptos::config::LeptosOptions;
 use tokio::sync::Semaphore;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::{agent::Agent, config::Settings, metrics::Metrics, session::Hub};
+use crate::{
+    agent::Agent, config::Settings, limits::ClientLimits, metrics::Metrics, security::HostPolicy,
+    session::Hub,
+};
 
 /// Cheap to clone: every field is a handle.
 #[derive(Clone, FromRef)]
@@ -25,6 +28,13 @@ pub struct AppState {
     /// Open WebSocket connections and REST turns, which axum does not wait for on
     /// shutdown.
     pub connections: TaskTracker,
+    /// REST and SSE turns in flight; shutdown waits for them too.
+    #[from_ref(skip)]
+    pub turns: TaskTracker,
+    /// Per-client-address limits on connections, frames and REST turns.
+    pub limits: Arc<ClientLimits>,
+    /// The host names the server answers for (`ALLOWED_HOSTS`).
+    pub hosts: Arc<HostPolicy>,
     /// One permit per allowed WebSocket connection (`MAX_CONNECTIONS`).
     pub connection_slots: Arc<Semaphore>,
     /// Cancelled when shutdown begins: no new connections or turns; turns in flight

@@ -20,7 +20,8 @@ pub enum Msg<'a> {
         secs: f32,
     },
     LlmTimeout,
-    LlmUnavailable,
+    /// With what went wrong, in words safe to show (the providers' own).
+    LlmUnavailable(&'a str),
     LlmRefused(&'a str),
     LlmAccessDenied,
     LlmModelNotFound(&'a str),
@@ -71,10 +72,13 @@ pub fn say(lang: Lang, msg: Msg<'_>) -> Cow<'static, str> {
             "El modelo de lenguaje no respondió a tiempo. Inténtalo de nuevo.",
             "The language model did not answer in time. Please try again.",
         ),
-        LlmUnavailable => fixed(
-            "El modelo de lenguaje no está disponible ahora mismo. Inténtalo de nuevo más tarde.",
-            "The language model is unavailable right now. Please try again later.",
-        ),
+        LlmUnavailable(why) if es => format!(
+            "El modelo de lenguaje no está disponible ahora mismo ({why}). Inténtalo de nuevo más tarde."
+        )
+        .into(),
+        LlmUnavailable(why) => {
+            format!("The language model is unavailable: {why}. Please try again.").into()
+        }
         LlmRefused(why) if es => format!("El modelo de lenguaje rechazó la petición: {why}").into(),
         LlmRefused(why) => format!("The language model refused the request: {why}").into(),
         LlmAccessDenied => fixed(
@@ -148,7 +152,7 @@ mod tests {
                 secs: 1.5,
             },
             Msg::LlmTimeout,
-            Msg::LlmUnavailable,
+            Msg::LlmUnavailable("the stream was cut off"),
             Msg::LlmRefused("x"),
             Msg::LlmAccessDenied,
             Msg::LlmModelNotFound("m"),

@@ -115,7 +115,7 @@ impl<'a> Graph<'a> {
         metrics: &'a Metrics,
     ) -> Self {
         Self {
-            llm: LlmNode::new(llm, settings.max_iterations, settings.llm_timeout, metrics),
+            llm: LlmNode::new(llm, settings, metrics),
             tools: ToolNode::new(mcp, metrics),
             mcp,
         }

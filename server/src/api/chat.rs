@@ -9,7 +9,7 @@ use axum::{
     Json,
     extract::{
         State,
-        rejection::{BytesRejection, JsonRejection},
+        rejection::{BytesRejection, FailedToBufferBody, JsonRejection},
     },
     http::HeaderName,
     response::{
@@ -84,11 +84,16 @@ fn ask_of(
         return Err(AppError::ShuttingDown);
     }
     let Json(object) = body.map_err(|rejection| match rejection {
+        JsonRejection::BytesRejection(BytesRejection::FailedToBufferBody(
+            FailedToBufferBody::LengthLimitError(_),
+        )) => AppError::TooLarge(format!(
+            "the request body is larger than {} bytes",
+            state.settings.max_body_bytes
+        )),
         JsonRejection::BytesRejection(BytesRejection::FailedToBufferBody(_)) => {
-            AppError::TooLarge(format!(
-                "the request body is larger than {} bytes",
-                state.settings.max_body_bytes
-            ))
+            AppError::BadRequest(
+                "the request body could not be read (it stopped arriving or was cut off)".into(),
+            )
         }
         other => AppError::BadRequest(format!(
             "expected a JSON body such as {{\"message\":\"Suma 10 y 5\"}}: {}",
@@ -119,6 +124,17 @@ fn ask_of(
         message: message.to_owned(),
         conversation_id,
     })
+}
+
+/// Answers 503 `busy` at once when the server already runs `MAX_CONCURRENT_TURNS`.
+fn refuse_if_busy(state: &AppState, ask: &Ask) -> Result<(), AppError> {
+    state
+        .agent
+        .refuse_if_full()
+        .map_err(|error| AppError::Turn {
+            code: error.code(),
+            message: error.user_message(crate::lang::detect(&ask.message)),
+        })
 }
 
 /// A turn queued in its session, with the means to follow it.
@@ -200,6 +216,7 @@ pub async fn chat(
     body: Result<Json<Map<String, Value>>, JsonRejection>,
 ) -> Result<Json<ChatResponse>, AppError> {
     let ask = ask_of(&state, body)?;
+    refuse_if_busy(&state, &ask)?;
     let mut started = start(&state, &owner, ask).await?;
     let mut transcript = Transcript::new(started.turn_id.clone());
     loop {
@@ -260,7 +277,10 @@ pub async fn chat_stream(
     body: Result<Json<Map<String, Value>>, JsonRejection>,
 ) -> Result<Response, AppError> {
     let ask = ask_of(&state, body)?;
+    // Refused before the stream starts, so the client gets a status, not an event.
+    refuse_if_busy(&state, &ask)?;
     let started = start(&state, &owner, ask).await?;
+    let max_event_bytes = state.settings.max_sse_event_bytes as usize;
     let headers = [
         (
             HeaderName::from_static("x-conversation-id"),
@@ -271,14 +291,18 @@ pub async fn chat_stream(
             started.turn_id.clone(),
         ),
     ];
-    let events = futures::stream::unfold((state, Some(started)), |(state, started)| async move {
-        let mut started = started?;
-        let (frame, text) = next_event(&state, &mut started).await?;
-        let event = Event::default()
-            .event(frame.event.kind())
-            .data(text.as_ref());
-        let next = (!frame.event.is_terminal()).then_some(started);
-        Some((Ok::<_, Infallible>(event), (state, next)))
-    });
+    let events =
+        futures::stream::unfold((state, Some(started)), move |(state, started)| async move {
+            let mut started = started?;
+            let (frame, text) = next_event(&state, &mut started).await?;
+            let data = if text.len() <= max_event_bytes {
+                text.to_string()
+            } else {
+                super::sse::fit_event(&frame, max_event_bytes).unwrap_or_default()
+            };
+            let event = Event::default().event(frame.event.kind()).data(data);
+            let next = (!frame.event.is_terminal()).then_some(started);
+            Some((Ok::<_, Infallible>(event), (state, next)))
+        });
     Ok((headers, Sse::new(events).keep_alive(KeepAlive::default())).into_response())
 }

@@ -38,6 +38,10 @@ use crate::lang::Lang;
 
 /// How long opening a connection to Bedrock may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest wait before a retry. The SDK reads Bedrock's `x-amz-retry-after` (in
+/// milliseconds, as a `u64`: no value can overflow) and waits at most this long, so a
+/// service asking for an hour delays a call seconds, not the SDK's default 20 s.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// AWS Bedrock. See the module documentation.
 pub struct Bedrock {
@@ -67,7 +71,11 @@ impl Bedrock {
             .build_https();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .http_client(http_client)
-            .retry_config(RetryConfig::standard().with_max_attempts(settings.max_attempts))
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(settings.max_attempts)
+                    .with_max_backoff(MAX_BACKOFF),
+            )
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(CONNECT_TIMEOUT)

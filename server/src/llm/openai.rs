@@ -258,7 +258,7 @@ impl OpenAi {
                     return Err(LlmError::Unavailable("its answer was cut off".into()));
                 }
             };
-            for event in parser.push(&data) {
+            for event in parser.push(&data)? {
                 if let Some(piece) = assembly.push(&event)? {
                     sink.text(&piece).await;
                 }
@@ -286,17 +286,21 @@ fn tls_config(https: bool) -> anyhow::Result<rustls::ClientConfig> {
     Ok(builder.with_no_client_auth())
 }
 
-/// `Retry-After` in seconds, when the server sent one.
+/// `Retry-After` in seconds, when the server sent one. Any number the server sends is
+/// taken without panicking: too large for a `Duration` (`1e20`, `inf`) reads as the
+/// longest one, which the caller refuses to wait for.
 fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {
-    headers
+    let secs = headers
         .get(header::RETRY_AFTER)?
         .to_str()
         .ok()?
         .trim()
         .parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
+        .ok()?;
+    if secs.is_nan() || secs < 0.0 {
+        return None;
+    }
+    Some(Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX))
 }
 
 /// The start of an error response's body, for the log.
@@ -477,5 +481,25 @@ mod tests {
         assert_eq!(retry_after(&headers), None);
         headers.insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
         assert_eq!(retry_after(&headers), Some(Duration::from_secs(2)));
+        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("0.25"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_millis(250)));
+    }
+
+    #[test]
+    fn retry_after_from_the_network_never_panics() {
+        let mut headers = header::HeaderMap::new();
+        for (value, want) in [
+            ("1e20", Some(Duration::MAX)),
+            ("inf", Some(Duration::MAX)),
+            ("1.8446744073709552e19", Some(Duration::MAX)),
+            ("-1", None),
+            ("NaN", None),
+            ("-inf", None),
+            ("Wed, 21 Oct 2015 07:28:00 GMT", None),
+            ("", None),
+        ] {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static(value));
+            assert_eq!(retry_after(&headers), want, "{value}");
+        }
     }
 }

@@ -88,10 +88,7 @@ impl Llm for LocalPlanner {
     }
 
     fn consulting(&self, lang: Lang) -> String {
-        match lang {
-            Lang::Es => "Consultando al planificador local...".into(),
-            Lang::En => "Consulting the local planner...".into(),
-        }
+        crate::texts::say(lang, crate::texts::Msg::ConsultingPlanner).into_owned()
     }
 
     async fn complete(
@@ -267,6 +264,14 @@ mod answers {
                 match op { Op::Add => "add 2 and 3", Op::Subtract => "subtract 3 from 10", Op::Multiply => "multiply 6 by 7", Op::Divide => "divide 12 by 4" },
             ),
             (lang, Unplanned::NotUnderstood) => not_understood(lang),
+            (Lang::Es, Unplanned::TooComplex) => format!(
+                "Es demasiado para mí: calculo hasta {} operaciones con hasta {} niveles de paréntesis. Prueba a dividir la petición en partes.",
+                super::parse::MAX_OPERATIONS, super::parse::MAX_NESTING
+            ),
+            (Lang::En, Unplanned::TooComplex) => format!(
+                "That is too much for me: I compute up to {} operations with up to {} levels of parentheses. Try splitting the request into parts.",
+                super::parse::MAX_OPERATIONS, super::parse::MAX_NESTING
+            ),
         }
     }
 }

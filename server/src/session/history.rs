@@ -8,7 +8,10 @@ use crate::{
 };
 
 /// Whole turns the model sees at most; older ones are left out (they stay stored).
+/// The agent then keeps the newest of them that fit `MAX_HISTORY_BYTES`.
 const MAX_TURNS_FOR_MODEL: usize = 32;
+/// Turns a session keeps in memory: the model's window, and some to spare for edits.
+const MAX_TURNS_HELD: usize = 2 * MAX_TURNS_FOR_MODEL;
 
 /// One turn as the model remembers it.
 #[derive(Debug, Clone, PartialEq)]
@@ -77,6 +80,10 @@ impl History {
     pub fn push(&mut self, turn: RememberedTurn) {
         self.bytes += size_of(&turn);
         self.turns.push(turn);
+        if self.turns.len() > MAX_TURNS_HELD {
+            let oldest = self.turns.remove(0);
+            self.bytes = self.bytes.saturating_sub(size_of(&oldest));
+        }
     }
 
     /// Removes the turn `turn_id` (it was replaced).

@@ -24,6 +24,7 @@ use super::{
 };
 use crate::{
     agent::SinkClosed,
+    limits::ClientConnection,
     metrics::GaugeGuard,
     owner::Owner,
     session::{Follower, LiveSession, OpenError, QueueError, TurnKind, Watch, new_id},
@@ -122,11 +123,13 @@ enum End {
 }
 
 /// Runs a connection until either side closes it. `slot` is its share of the
-/// connection limit, released on return.
+/// connection limit and `client` its client address's (which also rates its frames),
+/// released on return.
 pub async fn run(
     socket: WebSocket,
     state: AppState,
     slot: OwnedSemaphorePermit,
+    client: ClientConnection,
     authorized: bool,
     owner: Owner,
 ) {
@@ -144,7 +147,7 @@ pub async fn run(
             state.metrics.reject("api_key");
             outbound.close(close_code::POLICY, "API key required").await;
         } else {
-            serve(stream, &outbound, &connection, &state, &owner).await;
+            serve(stream, &outbound, &connection, &state, &owner, &client).await;
         }
         drop(outbound);
         let _ = writer.await;
@@ -153,8 +156,14 @@ pub async fn run(
     .await;
 }
 
-async fn serve<R>(stream: R, outbound: &Outbound, connection: &str, state: &AppState, owner: &Owner)
-where
+async fn serve<R>(
+    stream: R,
+    outbound: &Outbound,
+    connection: &str,
+    state: &AppState,
+    owner: &Owner,
+    client: &ClientConnection,
+) where
     R: Stream<Item = Result<Message, axum::Error>> + Unpin,
 {
     let session = match state.hub.create(owner) {
@@ -189,6 +198,7 @@ where
         connection,
         state,
         owner,
+        client,
         limiter: RateLimiter::new(&state.settings),
         last_seen: Instant::now(),
     }
@@ -277,6 +287,8 @@ struct Reader<'a, R> {
     connection: &'a str,
     state: &'a AppState,
     owner: &'a Owner,
+    /// Its client address's share: rates frames across all its connections.
+    client: &'a ClientConnection,
     limiter: RateLimiter,
     /// When the peer last sent anything (a pong included).
     last_seen: Instant,
@@ -347,7 +359,7 @@ where
             }
             Some(Ok(Message::Text(text))) => text,
         };
-        if !self.limiter.allow() {
+        if !(self.limiter.allow() && self.client.message().is_ok()) {
             self.state.metrics.reject("rate_limited");
             let why = "too many messages: slow down and try again in a moment";
             self.outbound.error(ErrorCode::RateLimited, why).await?;

@@ -257,6 +257,16 @@ impl WsClient {
     }
 }
 
+/// A loopback address where nothing listens, reserved for the caller: a bound socket
+/// that does not listen (connections to it are refused), so no other test can take
+/// the port meanwhile. Listen on the socket to bring a server up there later.
+pub fn refused_address() -> (tokio::net::TcpSocket, SocketAddr) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let address = socket.local_addr().unwrap();
+    (socket, address)
+}
+
 /// Shorthand for the object `{"a": a, "b": b}` as JSON text.
 pub fn args_json(event: &ServerEvent) -> String {
     match event {

@@ -3,6 +3,9 @@
 #![allow(clippy::unwrap_used)] // Tests fail loudly by design.
 
 mod bedrock;
+mod caps;
+mod claims;
+mod client_limits;
 mod conversations;
 mod durable;
 mod engines;
@@ -22,5 +25,7 @@ mod rest;
 mod resume;
 mod security;
 mod sessions;
+mod shutdown;
+mod slow_clients;
 mod turns;
 mod websocket;

@@ -29,21 +29,52 @@ pub struct ServerProcess {
     lines: Arc<Mutex<Vec<String>>>,
 }
 
+/// The port in the server's "listening" log line (pretty or JSON).
+fn listening_port(line: &str) -> Option<u16> {
+    if !line.contains("toolstream server listening") {
+        return None;
+    }
+    // Pretty lines are coloured: drop the escape sequences first.
+    let mut plain = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            plain.push(c);
+        }
+    }
+    let address = match serde_json::from_str::<Value>(&plain) {
+        Ok(entry) => entry["address"].as_str()?.to_owned(),
+        Err(_) => plain
+            .split("address=")
+            .nth(1)?
+            .split_whitespace()
+            .next()?
+            .to_owned(),
+    };
+    address
+        .parse::<std::net::SocketAddr>()
+        .ok()
+        .map(|a| a.port())
+}
+
 impl ServerProcess {
-    /// Starts the binary with `env` only (conversations in memory unless `env` sets
-    /// `DATABASE_URL`: the default file would land in the crate's folder).
-    pub fn start(env: &[(&str, &str)]) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+    /// Starts the binary on port 0 (unless `env` says otherwise) and learns its real
+    /// port from its startup log line: no port is picked and released beforehand.
+    /// Conversations stay in memory unless `env` sets `DATABASE_URL` (the default file
+    /// would land in the crate's folder).
+    pub async fn start(env: &[(&str, &str)]) -> Self {
         let mut command = Command::new(BINARY);
         command
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOST", "127.0.0.1")
-            .env("PORT", port.to_string())
+            .env("PORT", "0")
             .env("DATABASE_URL", "memory:")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
@@ -59,6 +90,23 @@ impl ServerProcess {
                 sink.lock().unwrap().push(line);
             }
         });
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        let port = loop {
+            let found = lines.lock().unwrap().iter().find_map(|l| listening_port(l));
+            if let Some(port) = found {
+                break port;
+            }
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "the server exited before listening"
+            );
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no listening line: {:?}",
+                lines.lock().unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
         Self { child, port, lines }
     }
 
@@ -74,7 +122,7 @@ impl ServerProcess {
         }
     }
 
-    async fn connect(&self, headers: &[(&'static str, &str)]) -> WsClient {
+    pub async fn connect(&self, headers: &[(&'static str, &str)]) -> WsClient {
         let mut request = format!("ws://127.0.0.1:{}/ws", self.port)
             .into_client_request()
             .unwrap();
@@ -101,7 +149,7 @@ impl ServerProcess {
         let _ = self.child.wait();
     }
 
-    fn sigterm(&self) {
+    pub fn sigterm(&self) {
         let pid = self.child.id().to_string();
         assert!(
             Command::new("kill")
@@ -112,7 +160,7 @@ impl ServerProcess {
         );
     }
 
-    async fn wait_exit(&mut self) -> std::process::ExitStatus {
+    pub async fn wait_exit(&mut self) -> std::process::ExitStatus {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -126,7 +174,7 @@ impl ServerProcess {
         }
     }
 
-    fn log_lines(&self) -> Vec<String> {
+    pub fn log_lines(&self) -> Vec<String> {
         self.lines.lock().unwrap().clone()
     }
 }
@@ -145,7 +193,7 @@ async fn sigterm_lets_the_turn_in_flight_finish_then_closes_with_1001() {
         "127.0.0.1:0".parse().unwrap(),
     )
     .await;
-    let mut server = ServerProcess::start(&[("MCP_SERVER_URL", &toolbox.url())]);
+    let mut server = ServerProcess::start(&[("MCP_SERVER_URL", &toolbox.url())]).await;
     server.wait_healthy().await;
     let mut client = server.connect(&[]).await;
     client.say("Suma 10 y 5").await;
@@ -175,7 +223,8 @@ async fn json_logs_carry_the_turn_id_and_never_the_api_key() {
         ("LOG_FORMAT", "json"),
         ("LOG_LEVEL", "debug"),
         ("AGENT_API_KEY", SECRET),
-    ]);
+    ])
+    .await;
     server.wait_healthy().await;
     let bearer = format!("Bearer {SECRET}");
     let mut client = server.connect(&[("authorization", &bearer)]).await;
@@ -224,7 +273,7 @@ async fn json_logs_carry_the_turn_id_and_never_the_api_key() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn info_logs_keep_the_turn_and_leave_out_rmcp_per_call_lines() {
-    let mut server = ServerProcess::start(&[("LOG_FORMAT", "json"), ("LOG_LEVEL", "info")]);
+    let mut server = ServerProcess::start(&[("LOG_FORMAT", "json"), ("LOG_LEVEL", "info")]).await;
     server.wait_healthy().await;
     let mut client = server.connect(&[]).await;
     client.say("Suma 10 y 5").await;

@@ -237,8 +237,8 @@ async fn a_killed_server_s_turn_is_reported_interrupted_and_the_conversation_goe
         ("REDIS_URL", &bus),
         ("MCP_SERVER_URL", &tools),
         ("TURN_LEASE_SECS", "1"),
-        ("LOG_LEVEL", "warn"),
-    ]);
+    ])
+    .await;
     a.wait_healthy().await;
     let b = replica(&postgres, &redis, None).await;
 

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::{
     fixtures::{SlowCalculator, ToolboxProcess},
-    helpers::{TestApp, spawn_app, spawn_app_with},
+    helpers::{TestApp, refused_address, spawn_app, spawn_app_with},
 };
 
 async fn post_chat(app: &TestApp, body: Value) -> (u16, Value) {
@@ -88,9 +88,8 @@ async fn bad_requests_get_400_and_413_with_json_errors() {
 
 #[tokio::test]
 async fn upstream_failures_map_to_502_504_and_422() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let down = format!("http://{}/mcp", closed.local_addr().unwrap());
-    drop(closed);
+    let (_reserved, closed) = refused_address();
+    let down = format!("http://{closed}/mcp");
     let app = spawn_app_with(|s| s.mcp_server_url = Some(down)).await;
     let (status, error) = post_chat(&app, json!({"message": "add 2 and 3"})).await;
     assert_eq!(

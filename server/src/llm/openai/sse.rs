@@ -7,6 +7,14 @@ use serde::Deserialize;
 
 use crate::llm::{LlmError, LlmReply, ToolCall, tool_names::ToolNames};
 
+/// The largest event the server may send (a chunk is a few hundred bytes); a longer
+/// one, or a line that never ends, fails the call instead of growing without bound.
+const MAX_EVENT_BYTES: usize = 1024 * 1024;
+/// The most a whole streamed answer may carry (text, tool calls and all).
+const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
+/// The most tool calls one answer may make.
+const MAX_TOOL_CALLS: usize = 128;
+
 /// Splits a byte stream into server-sent events' `data`, across chunk boundaries.
 #[derive(Debug, Default)]
 pub struct SseParser {
@@ -14,14 +22,24 @@ pub struct SseParser {
     partial: Vec<u8>,
     /// `data` lines of the event being read.
     data: Vec<String>,
+    /// Bytes in `data`.
+    data_bytes: usize,
+}
+
+fn too_large() -> LlmError {
+    LlmError::Unavailable("its answer was larger than this server accepts".into())
 }
 
 impl SseParser {
     /// Takes the next chunk; returns the data of every event it completed.
-    pub fn push(&mut self, chunk: &[u8]) -> Vec<String> {
+    pub fn push(&mut self, chunk: &[u8]) -> Result<Vec<String>, LlmError> {
         let mut events = Vec::new();
         for &byte in chunk {
             if byte != b'\n' {
+                if self.partial.len() + self.data_bytes >= MAX_EVENT_BYTES {
+                    tracing::warn!("a chat-completions event exceeded {MAX_EVENT_BYTES} bytes");
+                    return Err(too_large());
+                }
                 self.partial.push(byte);
                 continue;
             }
@@ -32,15 +50,17 @@ impl SseParser {
                 if !self.data.is_empty() {
                     events.push(self.data.join("\n"));
                     self.data.clear();
+                    self.data_bytes = 0;
                 }
             } else if let Some(data) = line.strip_prefix("data:") {
-                self.data
-                    .push(data.strip_prefix(' ').unwrap_or(data).to_owned());
+                let data = data.strip_prefix(' ').unwrap_or(data);
+                self.data_bytes += data.len() + 1;
+                self.data.push(data.to_owned());
             }
             // Comments (`: keep-alive`), `event:`, `id:` and `retry:` carry nothing
             // the answer needs.
         }
-        events
+        Ok(events)
     }
 }
 
@@ -113,6 +133,8 @@ pub struct Assembly {
     finish: Option<String>,
     /// `[DONE]` arrived.
     done: bool,
+    /// Bytes of event data taken so far.
+    received: usize,
 }
 
 impl Assembly {
@@ -121,6 +143,11 @@ impl Assembly {
         if data.trim() == "[DONE]" {
             self.done = true;
             return Ok(None);
+        }
+        self.received += data.len();
+        if self.received > MAX_ANSWER_BYTES {
+            tracing::warn!("a chat-completions answer exceeded {MAX_ANSWER_BYTES} bytes");
+            return Err(too_large());
         }
         let chunk: Chunk = serde_json::from_str(data).map_err(|error| {
             tracing::warn!(%error, data, "unreadable chat-completions chunk");
@@ -140,6 +167,12 @@ impl Assembly {
                 piece.get_or_insert_with(String::new).push_str(&content);
             }
             for delta in choice.delta.tool_calls {
+                if self.calls.len() >= MAX_TOOL_CALLS && !self.calls.contains_key(&delta.index) {
+                    tracing::warn!(
+                        "a chat-completions answer made over {MAX_TOOL_CALLS} tool calls"
+                    );
+                    return Err(too_large());
+                }
                 let call = self.calls.entry(delta.index).or_default();
                 if let Some(id) = delta.id {
                     call.id = id;
@@ -206,10 +239,41 @@ mod tests {
     fn events_split_across_chunks_and_lines() {
         let mut parser = SseParser::default();
         let stream = b": keep-alive\n\ndata: {\"a\":1}\r\n\r\ndata: [DO";
-        let mut events = parser.push(&stream[..10]);
-        events.extend(parser.push(&stream[10..]));
+        let mut events = parser.push(&stream[..10]).unwrap();
+        events.extend(parser.push(&stream[10..]).unwrap());
         assert_eq!(events, [r#"{"a":1}"#]);
-        assert_eq!(parser.push(b"NE]\n\n"), ["[DONE]"]);
+        assert_eq!(parser.push(b"NE]\n\n").unwrap(), ["[DONE]"]);
+    }
+
+    #[test]
+    fn an_endless_line_or_event_fails_instead_of_growing() {
+        let mut parser = SseParser::default();
+        let chunk = vec![b'x'; 64 * 1024];
+        let mut outcome = Ok(Vec::new());
+        for _ in 0..32 {
+            outcome = parser.push(&chunk);
+            if outcome.is_err() {
+                break;
+            }
+        }
+        assert!(outcome.is_err(), "a line of 2 MiB was accepted");
+        // Many data lines of one event count together.
+        let mut parser = SseParser::default();
+        let line = format!("data: {}\n", "y".repeat(1000));
+        let refused = (0..2000).any(|_| parser.push(line.as_bytes()).is_err());
+        assert!(refused, "an event of 2 MB was accepted");
+    }
+
+    #[test]
+    fn too_many_tool_calls_fail_the_answer() {
+        let mut assembly = Assembly::default();
+        let refused = (0..200).any(|index| {
+            let chunk = format!(
+                r#"{{"choices":[{{"index":0,"delta":{{"tool_calls":[{{"index":{index},"id":"c{index}","function":{{"name":"add","arguments":"{{}}"}}}}]}}}}]}}"#
+            );
+            assembly.push(&chunk).is_err()
+        });
+        assert!(refused);
     }
 
     #[test]
@@ -218,7 +282,7 @@ mod tests {
         let bytes = "data: {\"x\":\"ñandú\"}\n\n".as_bytes();
         let mut events = Vec::new();
         for byte in bytes {
-            events.extend(parser.push(std::slice::from_ref(byte)));
+            events.extend(parser.push(std::slice::from_ref(byte)).unwrap());
         }
         assert_eq!(events, ["{\"x\":\"ñandú\"}"]);
     }
