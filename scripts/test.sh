@@ -6,6 +6,7 @@ cd "$ROOT"
 
 install_build_tools
 install_test_tools
+install_mcp_test_servers
 
 step "Formatting"
 cargo fmt --all -- --check

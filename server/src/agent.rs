@@ -3,6 +3,8 @@
 //! A turn is `start`, then the graph (`llm` → `tools` → `llm` … → end), then `complete`
 //! with the number of events sent; or `error` when it fails.
 
+pub mod approval;
+mod clock;
 mod graph;
 pub mod history;
 mod llm_node;
@@ -19,11 +21,12 @@ use tracing::Instrument;
 use crate::{
     lang::{Lang, detect},
     llm::{ChatMessage, Llm, LlmError, ToolCall},
-    mcp::{McpClient, McpError},
     metrics::{GaugeGuard, Metrics, OutcomeLabels, ReasonLabels},
     texts::{Msg, say},
+    tools::{ToolError, Toolbox},
 };
 
+pub use approval::{ApprovalInbox, ApprovalSender, Decision, approval_channel};
 pub use graph::{AgentState, Graph, NodeId, Transition};
 
 /// Where a turn's events go: a WebSocket, an SSE stream, a REST response.
@@ -53,13 +56,18 @@ pub struct AgentSettings {
     pub max_answer_chars: usize,
     /// Turns running at once, on every transport.
     pub max_concurrent_turns: usize,
+    /// How long a tool call waits for the user's approval before it is denied.
+    pub approval_timeout: Duration,
+    /// Tool results longer than this (in characters) are cut, with a note, for the
+    /// model and in events.
+    pub max_tool_result_chars: usize,
 }
 
 /// Why a turn failed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum AgentError {
     #[error(transparent)]
-    Toolbox(#[from] McpError),
+    Toolbox(#[from] ToolError),
     #[error(transparent)]
     Llm(#[from] LlmError),
     #[error("the agent reached its limit of {0} iterations without an answer")]
@@ -79,8 +87,9 @@ impl AgentError {
     /// The stable code sent with the `error` event.
     pub fn code(&self) -> ErrorCode {
         match self {
-            Self::Toolbox(McpError::Unavailable(_)) => ErrorCode::ToolboxUnavailable,
-            Self::Toolbox(McpError::Timeout { .. }) | Self::Timeout(_) => ErrorCode::Timeout,
+            Self::Toolbox(ToolError::Unavailable { .. }) => ErrorCode::ToolboxUnavailable,
+            Self::Toolbox(ToolError::Timeout { .. }) | Self::Timeout(_) => ErrorCode::Timeout,
+            Self::Toolbox(ToolError::Cancelled) => ErrorCode::Cancelled,
             Self::Llm(LlmError::Timeout) => ErrorCode::Timeout,
             Self::Llm(_) => ErrorCode::LlmUnavailable,
             Self::IterationLimit(_) => ErrorCode::IterationLimit,
@@ -92,8 +101,8 @@ impl AgentError {
     /// A clear message for the user, in their language, that leaks no internals.
     pub fn user_message(&self, lang: Lang) -> String {
         let msg = match self {
-            Self::Toolbox(McpError::Unavailable(_)) => Msg::ToolboxUnavailable,
-            Self::Toolbox(McpError::Timeout { tool, timeout }) => Msg::ToolTimeout {
+            Self::Toolbox(ToolError::Unavailable { server, .. }) => Msg::ToolboxUnavailable(server),
+            Self::Toolbox(ToolError::Timeout { tool, timeout }) => Msg::ToolTimeout {
                 tool,
                 secs: timeout.as_secs_f32(),
             },
@@ -107,7 +116,9 @@ impl AgentError {
             Self::Timeout(limit) => Msg::TurnTimeout {
                 secs: limit.as_secs_f32(),
             },
-            Self::Cancelled | Self::ClientGone(_) => Msg::TurnCancelled,
+            Self::Cancelled | Self::ClientGone(_) | Self::Toolbox(ToolError::Cancelled) => {
+                Msg::TurnCancelled
+            }
             Self::Busy => Msg::ServerBusy,
         };
         say(lang, msg).into_owned()
@@ -140,7 +151,7 @@ pub struct TurnPermit(#[allow(dead_code)] OwnedSemaphorePermit);
 /// The agent: a workflow graph over an LLM and the MCP toolbox.
 pub struct Agent {
     llm: Arc<dyn Llm>,
-    mcp: McpClient,
+    toolbox: Arc<dyn Toolbox>,
     settings: AgentSettings,
     metrics: Arc<Metrics>,
     /// One permit per turn allowed to run at once (`MAX_CONCURRENT_TURNS`).
@@ -150,24 +161,22 @@ pub struct Agent {
 impl Agent {
     pub fn new(
         llm: Arc<dyn Llm>,
-        mcp: McpClient,
+        toolbox: Arc<dyn Toolbox>,
         settings: AgentSettings,
         metrics: Arc<Metrics>,
     ) -> Self {
         let turns = Arc::new(Semaphore::new(settings.max_concurrent_turns.max(1)));
         Self {
             llm,
-            mcp,
+            toolbox,
             settings,
             metrics,
             turns,
         }
     }
 
-    /// Reserves a place for one turn, or says the server is busy. For callers that
-    /// must answer before the turn starts (a REST status); [`Agent::run_turn`] does it
-    /// itself.
-    pub fn admit(&self) -> Result<TurnPermit, AgentError> {
+    /// Reserves a place for one turn, or says the server is busy.
+    fn admit(&self) -> Result<TurnPermit, AgentError> {
         match Arc::clone(&self.turns).try_acquire_owned() {
             Ok(permit) => Ok(TurnPermit(permit)),
             Err(_) => {
@@ -203,8 +212,9 @@ impl Agent {
         self.llm.as_ref()
     }
 
-    pub fn mcp(&self) -> &McpClient {
-        &self.mcp
+    /// The tools the agent calls.
+    pub fn toolbox(&self) -> &Arc<dyn Toolbox> {
+        &self.toolbox
     }
 
     /// Runs one turn for `input`, after `history`, sending every event to `sink`.
@@ -218,9 +228,10 @@ impl Agent {
         input: &str,
         history: &[ChatMessage],
         sink: &mut dyn EventSink,
+        approvals: &ApprovalInbox,
         cancel: &CancellationToken,
     ) -> Result<TurnSummary, AgentError> {
-        let permit = match self.admit() {
+        let _permit = match self.admit() {
             Ok(permit) => permit,
             Err(error) => {
                 tracing::info!(turn_id = %turn_id, "turn refused: the server is busy");
@@ -230,28 +241,11 @@ impl Agent {
                 return Err(error);
             }
         };
-        self.run_admitted_turn(permit, turn_id, input, history, sink, cancel)
-            .await
-    }
-
-    /// [`Agent::run_turn`] with a place already reserved by [`Agent::admit`].
-    pub async fn run_admitted_turn(
-        &self,
-        permit: TurnPermit,
-        turn_id: &str,
-        input: &str,
-        history: &[ChatMessage],
-        sink: &mut dyn EventSink,
-        cancel: &CancellationToken,
-    ) -> Result<TurnSummary, AgentError> {
         let span = tracing::info_span!("turn", turn_id = %turn_id);
         let history = &history[history::window_start(history, self.settings.max_history_bytes)..];
-        let outcome = self
-            .run_turn_inner(input, history, sink, cancel)
+        self.run_turn_inner(input, history, sink, approvals, cancel)
             .instrument(span)
-            .await;
-        drop(permit);
-        outcome
+            .await
     }
 
     async fn run_turn_inner(
@@ -259,13 +253,16 @@ impl Agent {
         input: &str,
         history: &[ChatMessage],
         sink: &mut dyn EventSink,
+        approvals: &ApprovalInbox,
         cancel: &CancellationToken,
     ) -> Result<TurnSummary, AgentError> {
         let started = std::time::Instant::now();
         let _running = GaugeGuard::new(&self.metrics.turns_running);
         let lang = detect(input);
         let mut emitter = Emitter { sink, sent: 0 };
-        let outcome = self.drive(input, history, lang, &mut emitter, cancel).await;
+        let outcome = self
+            .drive(input, history, lang, &mut emitter, approvals, cancel)
+            .await;
         self.metrics
             .turn_duration
             .observe(started.elapsed().as_secs_f64());
@@ -276,8 +273,9 @@ impl Agent {
         });
         if let Err(AgentError::Toolbox(error)) = &outcome {
             let reason = match error {
-                McpError::Unavailable(_) => "unavailable",
-                McpError::Timeout { .. } => "timeout",
+                ToolError::Unavailable { .. } => "unavailable",
+                ToolError::Timeout { .. } => "timeout",
+                ToolError::Cancelled => "cancelled",
             };
             self.metrics
                 .mcp_errors
@@ -325,22 +323,33 @@ impl Agent {
         history: &[ChatMessage],
         lang: Lang,
         emitter: &mut Emitter<'_>,
+        approvals: &ApprovalInbox,
         cancel: &CancellationToken,
     ) -> Result<TurnSummary, AgentError> {
-        let start = match lang {
-            Lang::Es => "Procesando tu solicitud...",
-            Lang::En => "Processing your request...",
-        };
-        emitter.emit(ServerEvent::start(start)).await?;
+        emitter
+            .emit(ServerEvent::start(say(lang, Msg::Processing)))
+            .await?;
         let mut state = AgentState::new(history, input);
-        let graph = Graph::new(self.llm.as_ref(), &self.mcp, &self.settings, &self.metrics);
+        let graph = Graph::new(
+            self.llm.as_ref(),
+            self.toolbox.as_ref(),
+            &self.settings,
+            &self.metrics,
+        );
+        // The budget stands still while a tool call waits for approval.
         let timeout = self.settings.turn_timeout;
+        let clock = clock::TurnClock::new(timeout);
+        let turn = graph::Turn {
+            lang,
+            approvals,
+            clock: &clock,
+            cancel,
+        };
         tokio::select! {
             biased;
             () = cancel.cancelled() => return Err(AgentError::Cancelled),
-            outcome = tokio::time::timeout(timeout, graph.run(&mut state, emitter, lang)) => {
-                outcome.map_err(|_| AgentError::Timeout(timeout))??;
-            }
+            () = clock.expired() => return Err(AgentError::Timeout(timeout)),
+            outcome = graph.run(&mut state, emitter, turn) => outcome?,
         }
         Ok(state.into_summary(history.len()))
     }

@@ -3,6 +3,7 @@
 //! - `POST /api/chat`, `POST /api/chat/stream`: run a turn (JSON answer; Server-Sent
 //!   Events), in a new conversation or, with `conversation_id`, an existing one.
 //! - `/api/conversations`: list, read, rename and delete the caller's conversations.
+//! - `POST /api/conversations/{id}/approvals/{call_id}`: approve or deny a tool call.
 //! - `GET /api/openapi.json`: the OpenAPI document, generated from this code.
 //!
 //! The caller is identified by the owner cookie (see `owner.rs`). Each client address
@@ -11,6 +12,7 @@
 //! `MAX_CONCURRENT_TURNS` turns (503 beyond); each Server-Sent Event is at most
 //! `MAX_SSE_EVENT_BYTES`.
 
+mod approvals;
 mod chat;
 mod conversations;
 mod sse;
@@ -55,7 +57,8 @@ pub use chat::{ChatRequest, ChatResponse};
         conversations::list,
         conversations::read,
         conversations::rename,
-        conversations::delete
+        conversations::delete,
+        approvals::answer
     ),
     components(schemas(
         ChatRequest,
@@ -67,6 +70,7 @@ pub use chat::{ChatRequest, ChatResponse};
         conversations::ConversationItem,
         conversations::TurnDetail,
         conversations::Rename,
+        approvals::ApprovalAnswer,
         ErrorBody
     ))
 )]
@@ -90,6 +94,10 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             get(conversations::read)
                 .patch(conversations::rename)
                 .delete(conversations::delete),
+        )
+        .route(
+            "/api/conversations/{id}/approvals/{call_id}",
+            post(approvals::answer),
         )
         .merge(turns)
         .layer(axum::middleware::from_fn_with_state(

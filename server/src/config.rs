@@ -1,7 +1,7 @@
 //! The server's settings: one typed configuration, loaded once from command-line flags
 //! and environment variables (flags win), documented by `--help`.
 
-use std::{net::IpAddr, time::Duration};
+use std::{net::IpAddr, path::PathBuf, time::Duration};
 
 use clap::Parser;
 use secrecy::SecretString;
@@ -22,8 +22,25 @@ pub struct Settings {
     /// The MCP toolbox to use, e.g. `http://mcp-server:8000` (`/mcp` is added when the
     /// URL has no path). Unset: the server runs the toolbox itself at `/mcp` on its own
     /// port and reaches it over HTTP.
-    #[arg(long, env = "MCP_SERVER_URL", value_parser = parse_mcp_url)]
+    #[arg(long, env = "MCP_SERVER_URL", value_parser = parse_mcp_url, conflicts_with = "mcp_config")]
     pub mcp_server_url: Option<String>,
+
+    /// An `mcp.json` naming the MCP servers to use (`{"mcpServers": {…}}`, as Claude
+    /// Desktop, VS Code and Cursor write it; `${VAR}` expands from the environment).
+    /// Replaces the single toolbox of `MCP_SERVER_URL` or the embedded one.
+    #[arg(long, env = "MCP_CONFIG")]
+    pub mcp_config: Option<PathBuf>,
+
+    /// Extra CA certificates (a PEM file) trusted for `https://` MCP servers, besides
+    /// the system's.
+    #[arg(long, env = "SSL_CERT_FILE")]
+    pub ssl_cert_file: Option<PathBuf>,
+
+    /// The environment `${VAR}` in `MCP_CONFIG` expands from, and stdio servers inherit
+    /// from. Unset (always, outside tests): the process environment, read once when
+    /// the configuration loads.
+    #[arg(skip)]
+    pub mcp_env: Option<crate::tools::expand::Environment>,
 
     /// Log filter: a level (`info`, `debug`) or an `EnvFilter` directive.
     #[arg(long, env = "LOG_LEVEL", default_value = "info")]
@@ -44,6 +61,16 @@ pub struct Settings {
     /// Seconds one tool call may take.
     #[arg(long, env = "TOOL_TIMEOUT_SECS", default_value = "30", value_parser = parse_secs)]
     pub tool_timeout: Duration,
+
+    /// Seconds a tool call waits for the user's approval before it is denied. The
+    /// turn's own timeout stands still meanwhile.
+    #[arg(long, env = "APPROVAL_TIMEOUT_SECS", default_value = "300", value_parser = parse_secs)]
+    pub approval_timeout: Duration,
+
+    /// Tool results longer than this many characters are cut, with a note saying so,
+    /// before the model (and the client) sees them.
+    #[arg(long, env = "MAX_TOOL_RESULT_CHARS", default_value_t = 20_000, value_parser = clap::value_parser!(u32).range(100..))]
+    pub max_tool_result_chars: u32,
 
     /// Largest WebSocket message accepted, in bytes.
     #[arg(long, env = "MAX_MESSAGE_BYTES", default_value_t = 64 * 1024)]
@@ -407,6 +434,29 @@ mod tests {
         assert!(parse_header_name("bad header").is_err());
         assert!(parse_rate("-1").is_err());
         assert_eq!(parse_rate("0").unwrap(), 0.0);
+    }
+
+    #[test]
+    fn mcp_settings_parse_and_the_two_toolbox_sources_exclude_each_other() {
+        let settings = Settings::try_parse_from([
+            "server",
+            "--mcp-config",
+            "/etc/toolstream/mcp.json",
+            "--approval-timeout",
+            "2.5",
+        ])
+        .unwrap();
+        assert_eq!(settings.approval_timeout, Duration::from_millis(2500));
+        assert_eq!(settings.max_tool_result_chars, 20_000);
+        let err = Settings::try_parse_from([
+            "server",
+            "--mcp-config",
+            "a.json",
+            "--mcp-server-url",
+            "http://h:1",
+        ])
+        .unwrap_err();
+        assert!(err.to_string().contains("--mcp-config"), "{err}");
     }
 
     #[test]

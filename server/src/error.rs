@@ -31,15 +31,15 @@ pub enum AppError {
     /// The body or the message is over its size limit.
     #[error("{0}")]
     TooLarge(String),
+    /// The thing asked for does not exist (or no longer does).
+    #[error("{0}")]
+    NotFound(String),
     /// The API key is missing or wrong.
     #[error("an API key is required: send `Authorization: Bearer KEY`")]
     Unauthorized,
     /// The server is shutting down and takes no new work.
     #[error("the server is shutting down; try again shortly")]
     ShuttingDown,
-    /// No such conversation (or not the caller's: the two look the same).
-    #[error("no such conversation")]
-    NotFound,
     /// The conversation's queue is full, or the server runs as much as it may.
     #[error("{0}")]
     Busy(String),
@@ -58,10 +58,18 @@ pub enum AppError {
     },
 }
 
+impl AppError {
+    /// No such conversation of the caller.
+    pub fn no_conversation() -> Self {
+        Self::NotFound("no such conversation".into())
+    }
+}
+
 impl From<OpenError> for AppError {
     fn from(error: OpenError) -> Self {
         match error {
-            OpenError::NotFound | OpenError::NotOwner => Self::NotFound,
+            // Someone else's conversation looks the same as none.
+            OpenError::NotFound | OpenError::NotOwner => Self::no_conversation(),
             OpenError::Unavailable(_) => Self::StorageUnavailable,
             OpenError::Full => {
                 Self::Busy("the server holds too many sessions; try again later".into())
@@ -82,9 +90,9 @@ impl AppError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
-            Self::NotFound => StatusCode::NOT_FOUND,
             Self::Busy(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::StorageUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -110,9 +118,9 @@ impl AppError {
         match self {
             Self::BadRequest(_) => "invalid_request".into(),
             Self::TooLarge(_) => "too_large".into(),
+            Self::NotFound(_) => "not_found".into(),
             Self::Unauthorized => "unauthorized".into(),
             Self::ShuttingDown => "unavailable".into(),
-            Self::NotFound => "not_found".into(),
             Self::Busy(_) => "busy".into(),
             Self::StorageUnavailable => "storage_unavailable".into(),
             Self::RateLimited { .. } => "rate_limited".into(),

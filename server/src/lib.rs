@@ -1,5 +1,5 @@
 //! The toolstream agent server: serves the chat UI, runs agent turns for WebSocket
-//! clients, and reaches the MCP toolbox over HTTP.
+//! clients, and reaches its tools on MCP servers (HTTP, HTTPS or stdio).
 
 pub mod agent;
 pub mod api;
@@ -12,7 +12,6 @@ pub mod lang;
 pub mod legacy_page;
 pub mod limits;
 pub mod llm;
-pub mod mcp;
 pub mod metrics;
 pub mod owner;
 pub mod retention;
@@ -23,6 +22,7 @@ pub mod startup;
 pub mod state;
 pub mod store;
 pub mod texts;
+pub mod tools;
 pub mod transcript;
 pub mod ws;
 

@@ -35,6 +35,19 @@ pub struct ToolSpec {
     pub description: String,
     /// The tool's input JSON Schema, as the toolbox published it.
     pub input_schema: Arc<JsonObject>,
+    /// The MCP server that offers it.
+    pub server: String,
+}
+
+impl From<&crate::tools::ToolInfo> for ToolSpec {
+    fn from(tool: &crate::tools::ToolInfo) -> Self {
+        Self {
+            name: tool.name.clone(),
+            description: tool.description.clone(),
+            input_schema: tool.input_schema.clone(),
+            server: tool.server.clone(),
+        }
+    }
 }
 
 /// A tool call the model asked for.
@@ -92,6 +105,39 @@ pub struct ToolOutcome {
     pub content: String,
     /// The tool reported an error; `content` says which.
     pub is_error: bool,
+    /// Images the tool returned, for models that can look at them (Bedrock); the
+    /// others read only `content`, which mentions them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<ToolImage>,
+    /// The user (or the approval timeout) refused the call: it did not run.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub denied: bool,
+}
+
+impl ToolOutcome {
+    /// A text outcome.
+    pub fn text(
+        call_id: impl Into<String>,
+        name: impl Into<String>,
+        content: impl Into<String>,
+        is_error: bool,
+    ) -> Self {
+        Self {
+            call_id: call_id.into(),
+            name: name.into(),
+            content: content.into(),
+            is_error,
+            images: Vec::new(),
+            denied: false,
+        }
+    }
+}
+
+/// An image a tool returned, base64-encoded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolImage {
+    pub mime_type: String,
+    pub data: String,
 }
 
 /// One entry of the conversation the model sees.

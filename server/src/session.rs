@@ -76,6 +76,15 @@ impl From<StoreError> for OpenError {
     }
 }
 
+/// Why an approval was not delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DecideError {
+    #[error("no tool call with this call_id is waiting for approval")]
+    NotPending,
+    #[error("the decision could not be delivered; try again")]
+    Unavailable,
+}
+
 /// A short random id for sessions and turns.
 pub fn new_id() -> String {
     let mut id = uuid::Uuid::new_v4().simple().to_string();
@@ -154,8 +163,13 @@ impl Hub {
             Control::Cancel => {
                 session.cancel_here();
             }
-            Control::Decide { .. } => {
-                // Approvals are routed to the running turn here (see the agent).
+            Control::Decide {
+                call_id,
+                approve,
+                reason,
+            } => {
+                // Only the server running the turn holds it; others ignore this.
+                let _ = session.decide_here(&call_id, approve, reason);
             }
             Control::Takeover { connection } => session.taken_over_elsewhere(&connection),
             Control::Released => {
@@ -335,6 +349,31 @@ impl Hub {
             let _ = self.bus.control(&session.id, Control::Cancel).await;
         }
         here
+    }
+
+    /// Answers the tool call `call_id` waits on, wherever its turn runs.
+    pub async fn decide(
+        &self,
+        session: &LiveSession,
+        call_id: String,
+        approve: bool,
+        reason: Option<String>,
+    ) -> Result<(), DecideError> {
+        if session.running_turn().is_some() {
+            return session.decide_here(&call_id, approve, reason);
+        }
+        if !self.bus.shared() {
+            return Err(DecideError::NotPending);
+        }
+        let control = Control::Decide {
+            call_id,
+            approve,
+            reason,
+        };
+        self.bus
+            .control(&session.id, control)
+            .await
+            .map_err(|_| DecideError::Unavailable)
     }
 
     /// Makes `connection` the session's one connection, here and on other servers.

@@ -18,13 +18,16 @@ use crate::{
     legacy_page,
     limits::{ClientLimits, LimitSettings},
     llm::Llm,
-    mcp::{McpClient, McpSettings},
     metrics::Metrics,
     security::{self, HostPolicy},
     serve::{ServeSettings, serve},
     session::{Hub, SessionSettings},
     state::AppState,
     store::journal::{Journal, JournalSettings},
+    tools::{
+        self, McpConfig, McpToolbox, ServerConfig, ServerState, Toolbox, ToolboxSettings,
+        expand::Environment,
+    },
     ws,
 };
 
@@ -56,6 +59,20 @@ impl Application {
     pub async fn build_with_llm(settings: Settings, llm: Arc<dyn Llm>) -> anyhow::Result<Self> {
         // Leptos renders on tokio; registering is idempotent, so failure means done.
         let _ = any_spawner::Executor::init_tokio();
+        tools::tls::install_crypto_provider();
+        // A bad MCP configuration stops start-up before anything listens.
+        let file_config = match &settings.mcp_config {
+            Some(path) => {
+                let env = settings.mcp_env.clone().unwrap_or_else(process_environment);
+                let config = tools::config::load(path, &env)?;
+                // Whatever logs them (rmcp quotes URLs in its errors), never show them.
+                for secret in config.secrets() {
+                    toolbox::telemetry::redact(&secret);
+                }
+                Some(config)
+            }
+            None => None,
+        };
         let bind = SocketAddr::new(settings.host, settings.port);
         let listener = TcpListener::bind(bind)
             .await
@@ -63,10 +80,12 @@ impl Application {
         let address = listener.local_addr()?;
 
         let toolbox_shutdown = CancellationToken::new();
-        let (mcp_url, embedded_toolbox) = match &settings.mcp_server_url {
-            Some(url) => (url.clone(), None),
-            None => (
-                format!("http://{}/mcp", loopback(address)),
+        // `MCP_CONFIG`, else the `MCP_SERVER_URL` toolbox, else the embedded one.
+        let (mcp_config, embedded_toolbox) = match (file_config, &settings.mcp_server_url) {
+            (Some(config), _) => (config, None),
+            (None, Some(url)) => (one_server(url.clone()), None),
+            (None, None) => (
+                one_server(format!("http://{}/mcp", loopback(address))),
                 Some(toolbox::mcp_router(
                     &toolbox::AccessPolicy::default(),
                     toolbox_shutdown.clone(),
@@ -74,20 +93,20 @@ impl Application {
             ),
         };
         let metrics = Metrics::new();
-        let mcp = McpClient::new(McpSettings {
-            url: mcp_url,
-            call_timeout: settings.tool_timeout,
-            connect_timeout: Duration::from_secs(5),
-            max_concurrent_calls: 1024,
+        let mut mcp_config = mcp_config;
+        if embedded_toolbox.is_some()
+            && let Some(key) = &settings.api_key
+        {
             // The embedded toolbox's /mcp wants the key like every public route.
-            api_key: embedded_toolbox
-                .is_some()
-                .then(|| settings.api_key.clone())
-                .flatten(),
-        });
+            mcp_config.authorize_first(key.clone());
+        }
+        let toolbox: Arc<dyn Toolbox> = Arc::new(McpToolbox::new(
+            mcp_config,
+            &ToolboxSettings::new(settings.tool_timeout, settings.ssl_cert_file.clone()),
+        ));
         let agent = Arc::new(Agent::new(
             llm,
-            mcp,
+            toolbox.clone(),
             AgentSettings {
                 max_iterations: settings.max_iterations,
                 turn_timeout: settings.turn_timeout,
@@ -95,6 +114,8 @@ impl Application {
                 max_history_bytes: settings.max_history_bytes,
                 max_answer_chars: settings.max_answer_chars as usize,
                 max_concurrent_turns: settings.max_concurrent_turns as usize,
+                approval_timeout: settings.approval_timeout,
+                max_tool_result_chars: settings.max_tool_result_chars as usize,
             },
             metrics.clone(),
         ));
@@ -159,6 +180,7 @@ impl Application {
             leptos_options: leptos_options()?,
             agent,
             hub,
+            toolbox,
             connection_slots: Arc::new(Semaphore::new(settings.max_connections)),
             limits: ClientLimits::new(LimitSettings::from_settings(&settings)),
             hosts: Arc::new(hosts),
@@ -205,18 +227,12 @@ impl Application {
             address = %self.address,
             llm.provider = %info.provider,
             llm.model = %info.model,
-            mcp.url = %state.agent.mcp().url(),
             "toolstream server listening"
         );
         warn_about_exposure(&state.settings, self.address);
-        // Connect to the toolbox early, so the first turn does not pay for it.
-        let agent = state.agent.clone();
-        tokio::spawn(async move {
-            if let Ok(tools) = agent.mcp().tools().await {
-                let names: Vec<&str> = tools.iter().map(|t| t.name.as_str()).collect();
-                tracing::info!(tools = ?names, "toolbox tools listed");
-            }
-        });
+        // Connect to the MCP servers (and start the stdio ones) now, so the first turn
+        // does not pay for it.
+        state.toolbox.start();
 
         let stopping = state.clone();
         let settings = &state.settings;
@@ -244,7 +260,7 @@ impl Application {
             tracing::error!("the journal writer stopped abnormally");
         }
         self.toolbox_shutdown.cancel();
-        state.agent.mcp().close().await;
+        state.toolbox.close().await;
         tracing::info!("server stopped");
         Ok(())
     }
@@ -296,6 +312,20 @@ async fn drain(state: &AppState) {
         state.turns.wait().await;
     })
     .await;
+}
+
+/// The single toolbox of `MCP_SERVER_URL` or the embedded one.
+fn one_server(url: String) -> McpConfig {
+    McpConfig {
+        servers: vec![ServerConfig::toolbox(url)],
+    }
+}
+
+/// The process environment, read once for the MCP configuration.
+fn process_environment() -> Environment {
+    std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
 }
 
 /// A loopback address to reach a listener bound to `address`.
@@ -391,9 +421,11 @@ async fn health() -> impl IntoResponse {
     Json(json!({ "status": "healthy", "service": "websocket-agent" }))
 }
 
-/// Ready when the toolbox, the conversation store and the bus all answer, within
-/// [`READINESS_TIMEOUT`]; the body names the part that does not. Never while shutting
-/// down, so traffic moves away at once.
+/// Ready when every required MCP server (the embedded or `MCP_SERVER_URL` toolbox;
+/// `mcp.json` servers only with `"required": true`), the conversation store and the bus
+/// answer, within [`READINESS_TIMEOUT`]; the body names the part that does not and
+/// lists each MCP server's state. Never while shutting down, so traffic moves away at
+/// once.
 async fn readiness(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> impl IntoResponse {
@@ -411,7 +443,7 @@ async fn readiness(
     }
     let probe = tokio::time::timeout(READINESS_TIMEOUT, async {
         tokio::join!(
-            state.agent.mcp().probe(Duration::from_secs(2)),
+            state.toolbox.status(Duration::from_secs(2)),
             state.hub.journal.store().ping(),
             state.hub.bus.ping(),
         )
@@ -423,13 +455,14 @@ async fn readiness(
         answers = probe => answers.ok(),
     };
     let late = || json!({ "ok": false, "error": "no answer in time" });
-    let (toolbox, store, bus) = match answers {
-        None => (late(), late(), late()),
-        Some((toolbox, store, bus)) => {
-            let toolbox = match toolbox {
-                Ok(tools) => json!({ "ok": true, "tools": tools }),
-                Err(error) => json!({ "ok": false, "error": error.to_string() }),
-            };
+    let (toolbox, servers, store, bus) = match answers {
+        None => (late(), json!([]), late(), late()),
+        Some((servers, store, bus)) => {
+            let ready = servers
+                .iter()
+                .filter(|s| s.required && s.state != ServerState::Disabled)
+                .all(|s| s.state == ServerState::Ready);
+            let toolbox = json!({ "ok": ready, "tools": state.toolbox.tools().len() });
             // Answering is not enough for the store: turns waiting to be written must
             // have been.
             let store = match store {
@@ -441,7 +474,7 @@ async fn readiness(
                 Ok(()) => json!({ "ok": true }),
                 Err(error) => json!({ "ok": false, "error": error.to_string() }),
             };
-            (toolbox, store, bus)
+            (toolbox, json!(servers), store, bus)
         }
     };
     let mut store = store;
@@ -459,6 +492,7 @@ async fn readiness(
     let body = json!({
         "status": if ready { "ready" } else { "not_ready" },
         "toolbox": toolbox,
+        "servers": servers,
         "store": store,
         "bus": bus,
         "llm": { "provider": llm.provider, "model": llm.model },

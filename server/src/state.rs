@@ -9,7 +9,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 use crate::{
     agent::Agent, config::Settings, limits::ClientLimits, metrics::Metrics, security::HostPolicy,
-    session::Hub,
+    session::Hub, tools::Toolbox,
 };
 
 /// Cheap to clone: every field is a handle.
@@ -21,6 +21,8 @@ pub struct AppState {
     pub agent: Arc<Agent>,
     /// The sessions (conversations) in use on this server, their store and bus.
     pub hub: Arc<Hub>,
+    /// The MCP servers' tools (also the agent's): for `ready`, `tools_changed`, `/readyz`.
+    pub toolbox: Arc<dyn Toolbox>,
     /// The settings the server started with.
     pub settings: Arc<Settings>,
     /// The server's metrics.

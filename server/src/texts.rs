@@ -14,7 +14,8 @@ pub enum Msg<'a> {
     Consulting(&'a str),
     /// `step` of the `llm` node for the local planner.
     ConsultingPlanner,
-    ToolboxUnavailable,
+    /// The MCP server (by its configured name) cannot be reached.
+    ToolboxUnavailable(&'a str),
     ToolTimeout {
         tool: &'a str,
         secs: f32,
@@ -58,10 +59,14 @@ pub fn say(lang: Lang, msg: Msg<'_>) -> Cow<'static, str> {
             "Consultando al planificador local...",
             "Consulting the local planner...",
         ),
-        ToolboxUnavailable => fixed(
-            "El toolbox de herramientas no está disponible ahora mismo. Inténtalo de nuevo en unos segundos.",
-            "The toolbox is unavailable right now. Please try again in a few seconds.",
-        ),
+        ToolboxUnavailable(server) if es => format!(
+            "El toolbox de herramientas ({server}) no está disponible ahora mismo. Inténtalo de nuevo en unos segundos."
+        )
+        .into(),
+        ToolboxUnavailable(server) => format!(
+            "The toolbox ({server}) is unavailable right now. Please try again in a few seconds."
+        )
+        .into(),
         ToolTimeout { tool, secs } if es => {
             format!("La herramienta {tool} no respondió en {secs} s. Inténtalo de nuevo.").into()
         }
@@ -146,7 +151,7 @@ mod tests {
             Msg::Processing,
             Msg::Consulting("Bedrock"),
             Msg::ConsultingPlanner,
-            Msg::ToolboxUnavailable,
+            Msg::ToolboxUnavailable("toolbox"),
             Msg::ToolTimeout {
                 tool: "add",
                 secs: 1.5,

@@ -6,6 +6,7 @@
 
 pub mod connection;
 mod rate;
+pub mod tools;
 pub mod writer;
 
 use axum::{

@@ -90,12 +90,7 @@ mod tests {
     }
 
     fn results(id: &str, content: &str) -> ChatMessage {
-        ChatMessage::ToolResults(vec![ToolOutcome {
-            call_id: id.into(),
-            name: "add".into(),
-            content: content.into(),
-            is_error: false,
-        }])
+        ChatMessage::ToolResults(vec![ToolOutcome::text(id, "add", content, false)])
     }
 
     fn answer(text: &str) -> ChatMessage {

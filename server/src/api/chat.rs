@@ -137,16 +137,34 @@ fn refuse_if_busy(state: &AppState, ask: &Ask) -> Result<(), AppError> {
         })
 }
 
-/// A turn queued in its session, with the means to follow it.
+/// A turn queued in its session, with the means to follow it. If the request goes
+/// away before the turn ends (the client disconnected), the turn is cancelled.
 struct Started {
     session: Arc<LiveSession>,
     follower: Follower,
     turn_id: String,
+    /// Set once the turn's terminal event was seen.
+    ended: bool,
     _watch: Watch,
 }
 
+impl Drop for Started {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.session.cancel_turn(&self.turn_id);
+        }
+    }
+}
+
 /// Opens (or creates) the conversation, follows it, and queues the message.
-async fn start(state: &AppState, owner: &Owner, ask: Ask) -> Result<Started, AppError> {
+/// `attended`: whether the client sees the turn's events and can answer approvals
+/// (the stream does; plain `/api/chat` does not, so calls that need one are denied).
+async fn start(
+    state: &AppState,
+    owner: &Owner,
+    ask: Ask,
+    attended: bool,
+) -> Result<Started, AppError> {
     let hub = &state.hub;
     let session = match &ask.conversation_id.clone() {
         Some(id) => hub.open(id, owner).await?,
@@ -163,7 +181,7 @@ async fn start(state: &AppState, owner: &Owner, ask: Ask) -> Result<Started, App
     }
     .map_err(|_| AppError::StorageUnavailable)?;
     let turn_id = session
-        .enqueue(TurnKind::Message(ask.message))
+        .enqueue_for(TurnKind::Message(ask.message), attended)
         .map_err(|error| match error {
             QueueError::Busy => AppError::Busy(
                 "too many messages are waiting in this conversation; try again when they are answered".into(),
@@ -175,6 +193,7 @@ async fn start(state: &AppState, owner: &Owner, ask: Ask) -> Result<Started, App
         session,
         follower,
         turn_id,
+        ended: false,
         _watch: watch,
     })
 }
@@ -188,6 +207,7 @@ async fn next_event(state: &AppState, started: &mut Started) -> Option<(ServerFr
             continue;
         }
         let frame: ServerFrame = serde_json::from_str(&live.frame).ok()?;
+        started.ended |= frame.event.is_terminal();
         return Some((frame, live.frame));
     }
 }
@@ -217,7 +237,7 @@ pub async fn chat(
 ) -> Result<Json<ChatResponse>, AppError> {
     let ask = ask_of(&state, body)?;
     refuse_if_busy(&state, &ask)?;
-    let mut started = start(&state, &owner, ask).await?;
+    let mut started = start(&state, &owner, ask, false).await?;
     let mut transcript = Transcript::new(started.turn_id.clone());
     loop {
         let Some((frame, _)) = next_event(&state, &mut started).await else {
@@ -240,7 +260,7 @@ pub async fn chat(
         response: transcript.response,
         tool_calls: transcript.tool_calls,
         steps: transcript.steps,
-        turn_id: started.turn_id,
+        turn_id: started.turn_id.clone(),
         conversation_id: started.session.id.clone(),
         usage: transcript.usage,
     }))
@@ -251,7 +271,9 @@ pub async fn chat(
 /// Each Server-Sent Event is named after the event's `type`, and its data is the
 /// event as the WebSocket sends it (`{"type":"tool_call",…}`, with `turn_id` and
 /// `seq`). The response headers `X-Conversation-Id` and `X-Turn-Id` name the
-/// conversation (pass it back to continue) and the turn. The stream ends after the
+/// conversation (pass it back to continue) and the turn. A tool call that needs
+/// approval shows as `approval_required`; answer it with
+/// `POST /api/conversations/{id}/approvals/{call_id}`. The stream ends after the
 /// turn's `complete`, `error` or `cancelled`.
 #[utoipa::path(
     post,
@@ -279,7 +301,7 @@ pub async fn chat_stream(
     let ask = ask_of(&state, body)?;
     // Refused before the stream starts, so the client gets a status, not an event.
     refuse_if_busy(&state, &ask)?;
-    let started = start(&state, &owner, ask).await?;
+    let started = start(&state, &owner, ask, true).await?;
     let max_event_bytes = state.settings.max_sse_event_bytes as usize;
     let headers = [
         (

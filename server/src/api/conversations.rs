@@ -132,16 +132,16 @@ fn summary_of(meta: &ConversationMeta) -> ConversationSummary {
 async fn owned(state: &AppState, owner: &Owner, id: &str) -> Result<ConversationSummary, AppError> {
     if let Some(session) = state.hub.get(id) {
         if !session.owned_by(owner) {
-            return Err(AppError::NotFound);
+            return Err(AppError::no_conversation());
         }
         if let Some(stored) = state.hub.journal.store().conversation(id).await? {
             return Ok(stored.summary());
         }
-        return session.summary().ok_or(AppError::NotFound);
+        return session.summary().ok_or(AppError::no_conversation());
     }
     match state.hub.journal.store().conversation(id).await? {
         Some(stored) if owner.owns(&stored.owner) => Ok(stored.summary()),
-        _ => Err(AppError::NotFound),
+        _ => Err(AppError::no_conversation()),
     }
 }
 
@@ -260,6 +260,6 @@ pub async fn delete(
     if state.hub.delete(&id, &owner).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(AppError::NotFound)
+        Err(AppError::no_conversation())
     }
 }

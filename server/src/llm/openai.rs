@@ -429,12 +429,7 @@ mod tests {
     use crate::llm::{ToolCall, ToolOutcome};
 
     fn outcome(id: &str, content: &str, is_error: bool) -> ToolOutcome {
-        ToolOutcome {
-            call_id: id.into(),
-            name: "add".into(),
-            content: content.into(),
-            is_error,
-        }
+        ToolOutcome::text(id, "add", content, is_error)
     }
 
     #[test]

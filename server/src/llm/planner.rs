@@ -1,8 +1,9 @@
 //! The local planner: the default "LLM", a deterministic planner with no model and no
 //! network. It reads arithmetic requests in Spanish or English, plans them as a chain
 //! of tool calls (one per loop iteration, each able to use earlier results) and
-//! answers in the user's language.
+//! answers in the user's language. Its commands (`/tools`, `/call`) reach any tool.
 
+mod commands;
 mod parse;
 
 use async_trait::async_trait;
@@ -115,6 +116,9 @@ fn plan_next(request: LlmRequest<'_>) -> LlmReply {
         return LlmReply::text(answers::not_understood(crate::lang::DEFAULT));
     };
     let lang = detect(text);
+    if let Some(reply) = commands::plan(text, &messages[user_at + 1..], request.tools, lang) {
+        return reply;
+    }
     let previous = previous_result(&messages[..user_at]);
     let expr = match parse(text, previous.as_ref()) {
         Ok(expr) => expr,
@@ -135,6 +139,9 @@ fn plan_next(request: LlmRequest<'_>) -> LlmReply {
         .flatten()
         .collect();
     if let Some(failed) = results.iter().find(|r| r.is_error) {
+        if failed.denied {
+            return LlmReply::text(answers::declined(lang, &failed.name));
+        }
         return LlmReply::text(answers::tool_failed(lang, &failed.name, &failed.content));
     }
     let values: Option<Vec<Number>> = results.iter().map(|r| result_number(&r.content)).collect();
@@ -223,6 +230,17 @@ mod answers {
             Lang::En => format!(
                 "I couldn't complete the calculation: the {tool} tool returned an error: {error}"
             ),
+        }
+    }
+
+    pub fn declined(lang: Lang, tool: &str) -> String {
+        match lang {
+            Lang::Es => {
+                format!("No hice el cálculo: rechazaste la llamada a la herramienta {tool}.")
+            }
+            Lang::En => {
+                format!("I didn't do the calculation: you declined the call to the {tool} tool.")
+            }
         }
     }
 

@@ -175,12 +175,15 @@ mod tests {
 
     #[test]
     fn history_round_trips_through_json() {
-        let entries = vec![ChatMessage::ToolResults(vec![crate::llm::ToolOutcome {
-            call_id: "c1".into(),
-            name: "add".into(),
-            content: "15".into(),
-            is_error: false,
-        }])];
+        let mut image = crate::llm::ToolOutcome::text("c2", "tiny", "an image", false);
+        image.images.push(crate::llm::ToolImage {
+            mime_type: "image/png".into(),
+            data: "iVBORw0KGgo=".into(),
+        });
+        let entries = vec![ChatMessage::ToolResults(vec![
+            crate::llm::ToolOutcome::text("c1", "add", "15", false),
+            image,
+        ])];
         let text = serde_json::to_string(&entries).unwrap();
         assert_eq!(
             serde_json::from_str::<Vec<ChatMessage>>(&text).unwrap(),

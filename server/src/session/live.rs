@@ -3,6 +3,7 @@
 //! lives in the store; this is the working copy.
 
 use std::{
+    collections::HashSet,
     sync::{
         Arc, Mutex, MutexGuard,
         atomic::{AtomicBool, AtomicU64, Ordering},
@@ -15,6 +16,7 @@ use tokio::sync::{Notify, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::history::History;
+use crate::agent::ApprovalSender;
 use crate::{owner::Owner, store::journal::ConversationMeta};
 
 /// What a queued message asks for.
@@ -34,6 +36,9 @@ pub struct Queued {
     pub epoch: u64,
     pub turn_id: String,
     pub kind: TurnKind,
+    /// Whether its client can answer approvals (`POST /api/chat` cannot: tool calls
+    /// that need one are denied at once).
+    pub attended: bool,
 }
 
 /// Why a message was not queued.
@@ -49,6 +54,8 @@ pub enum QueueError {
 pub struct Running {
     pub turn_id: String,
     pub cancel: CancellationToken,
+    /// Delivers `approve` / `deny` to the tool calls it waits on.
+    pub approvals: ApprovalSender,
 }
 
 /// The connection that holds the session (the latest to open or resume it).
@@ -79,6 +86,8 @@ pub(super) struct State {
     /// A turn whose events clients here follow and that has not ended, with when its
     /// latest event came (to notice a server that stopped mid-turn).
     pub open_turn: Option<(Arc<str>, Instant)>,
+    /// Queued turns whose client left before they started: they are cancelled.
+    pub dropped: HashSet<String>,
 }
 
 /// A session held in memory. See the module documentation.
@@ -125,6 +134,7 @@ impl LiveSession {
                 updated_ms: crate::clock::now_ms(),
                 meta,
                 open_turn: None,
+                dropped: HashSet::new(),
             }),
             queue,
             epoch: AtomicU64::new(0),
@@ -187,11 +197,17 @@ impl LiveSession {
 
     /// Queues a message for its turn; returns the id its turn will have.
     pub fn enqueue(&self, kind: TurnKind) -> Result<String, QueueError> {
+        self.enqueue_for(kind, true)
+    }
+
+    /// Queues a message whose client may not answer approvals (`attended: false`).
+    pub fn enqueue_for(&self, kind: TurnKind, attended: bool) -> Result<String, QueueError> {
         let turn_id = super::new_id();
         let queued = Queued {
             epoch: self.epoch.load(Ordering::Acquire),
             turn_id: turn_id.clone(),
             kind,
+            attended,
         };
         self.queue.try_send(queued).map_err(|error| match error {
             mpsc::error::TrySendError::Full(_) => QueueError::Busy,
@@ -212,6 +228,37 @@ impl LiveSession {
     pub fn note(&self, live: &crate::bus::Live) {
         let mut state = self.state();
         state.open_turn = (!live.terminal).then(|| (live.turn.clone(), Instant::now()));
+    }
+
+    /// Answers a tool call the turn running here waits on.
+    pub(super) fn decide_here(
+        &self,
+        call_id: &str,
+        approve: bool,
+        reason: Option<String>,
+    ) -> Result<(), super::DecideError> {
+        let running = self.running();
+        let running = running.as_ref().ok_or(super::DecideError::NotPending)?;
+        let decision = crate::agent::Decision {
+            approved: approve,
+            reason,
+        };
+        running
+            .approvals
+            .decide(call_id, decision)
+            .map_err(|_| super::DecideError::NotPending)
+    }
+
+    /// Cancels one turn: the running one if it is, else when its turn comes (its
+    /// client left before it started).
+    pub fn cancel_turn(&self, turn_id: &str) {
+        if let Some(running) = self.running().as_ref()
+            && running.turn_id == turn_id
+        {
+            running.cancel.cancel();
+            return;
+        }
+        self.state().dropped.insert(turn_id.to_owned());
     }
 
     /// The id of the turn running here, if any.

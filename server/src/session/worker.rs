@@ -18,7 +18,7 @@ use super::{
     publisher::Publisher,
 };
 use crate::{
-    agent::AgentError,
+    agent::{AgentError, ApprovalInbox, approval_channel},
     bus::Live,
     lang::{Lang, detect},
     store::{StoreError, TurnStatus, journal::ConversationMeta},
@@ -171,8 +171,10 @@ async fn run_leased(
         super::recovery::catch_up(hub, session).await?;
     }
     let history = ensure_history(hub, session).await?;
+    let dropped = session.state().dropped.remove(&queued.turn_id);
     let cancelled = queued.epoch != session.epoch.load(std::sync::atomic::Ordering::Acquire)
-        || hub.shutdown.is_cancelled();
+        || hub.shutdown.is_cancelled()
+        || dropped;
     let (question, replaces) = match (&queued.kind, history.last()) {
         _ if cancelled => (String::new(), None),
         (TurnKind::Message(text), _) => (text.clone(), None),
@@ -236,9 +238,16 @@ async fn run_leased(
     }
 
     let cancel = hub.hard_stop.child_token();
+    let (approvals, inbox) = approval_channel();
+    let inbox = if queued.attended {
+        inbox
+    } else {
+        ApprovalInbox::unattended()
+    };
     *session.running() = Some(Running {
         turn_id: queued.turn_id.clone(),
         cancel: cancel.clone(),
+        approvals,
     });
     let heartbeat = heartbeat(hub, session, cancel.clone());
     let model_history = history.for_model(replaces.as_deref());
@@ -247,6 +256,7 @@ async fn run_leased(
         &question,
         &model_history,
         &mut publisher,
+        &inbox,
         &cancel,
     ));
     let outcome = AssertUnwindSafe(turn).catch_unwind().await;

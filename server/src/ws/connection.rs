@@ -13,13 +13,13 @@ use protocol::{
     ClientMessage, ErrorCode, LlmDescriptor, PROTOCOL_VERSION, ServerEvent, ServerFrame,
     ToolDescriptor,
 };
-use serde_json::Value;
-use tokio::sync::{OwnedSemaphorePermit, mpsc};
+use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::{
     rate::RateLimiter,
+    tools::descriptors,
     writer::{Outgoing, write_frames},
 };
 use crate::{
@@ -29,7 +29,12 @@ use crate::{
     owner::Owner,
     session::{Follower, LiveSession, OpenError, QueueError, TurnKind, Watch, new_id},
     state::AppState,
+    tools::ToolInfo,
 };
+
+/// How long `ready` waits for required MCP servers that are still connecting (just
+/// after start-up), so that it lists their tools.
+const READY_WAIT: Duration = Duration::from_secs(2);
 
 /// Frames waiting for the writer.
 const OUTBOUND_CAPACITY: usize = 256;
@@ -185,8 +190,12 @@ async fn serve<R>(
             return;
         }
     };
+    // `ready` lists the tools of this moment; `tools_changed` follows changes.
+    state.toolbox.settle(READY_WAIT).await;
+    let mut tools = state.toolbox.watch();
+    let listed = descriptors(&tools.borrow_and_update());
     if outbound
-        .event(ready(state, &current.session).await)
+        .event(ready(state, &current.session, listed))
         .await
         .is_err()
     {
@@ -201,6 +210,7 @@ async fn serve<R>(
         client,
         limiter: RateLimiter::new(&state.settings),
         last_seen: Instant::now(),
+        tools,
     }
     .run(&mut current)
     .await;
@@ -252,21 +262,10 @@ async fn drain(state: &AppState, outbound: &Outbound, current: &mut Current) {
     }
 }
 
-/// The `ready` event: protocol version, session, model, tools and the conversation.
-async fn ready(state: &AppState, session: &LiveSession) -> ServerEvent {
+/// The `ready` event: protocol version, session, model, the tools available now and
+/// the conversation.
+fn ready(state: &AppState, session: &LiveSession, tools: Vec<ToolDescriptor>) -> ServerEvent {
     let info = state.hub.agent.llm().info();
-    let tools = match state.hub.agent.mcp().tools().await {
-        Ok(tools) => tools
-            .iter()
-            .map(|tool| ToolDescriptor {
-                name: tool.name.clone(),
-                description: tool.description.clone(),
-                parameters: Value::Object((*tool.input_schema).clone()),
-                server: None,
-            })
-            .collect(),
-        Err(_) => Vec::new(),
-    };
     ServerEvent::Ready {
         protocol: PROTOCOL_VERSION,
         session_id: session.id.clone(),
@@ -292,6 +291,8 @@ struct Reader<'a, R> {
     limiter: RateLimiter,
     /// When the peer last sent anything (a pong included).
     last_seen: Instant,
+    /// The tool list, forwarded as `tools_changed` when it changes.
+    tools: watch::Receiver<Arc<[ToolInfo]>>,
 }
 
 impl<R> Reader<'_, R>
@@ -320,6 +321,12 @@ where
                     }
                 }
                 () = current.taken_over.cancelled() => return End::TakenOver,
+                Ok(()) = self.tools.changed() => {
+                    let tools = descriptors(&self.tools.borrow_and_update());
+                    if self.outbound.event(ServerEvent::ToolsChanged { tools }).await.is_err() {
+                        return End::Gone;
+                    }
+                }
                 _ = ping.tick() => {
                     // Two intervals without a word: the peer is gone.
                     if self.last_seen.elapsed() > ping_every * 2 {
@@ -437,6 +444,8 @@ where
         }
     }
 
+    /// Hands an `approve` / `deny` to the turn waiting for it, wherever it runs; a
+    /// `call_id` nothing waits for gets an error.
     async fn decide(
         &mut self,
         current: &Current,
@@ -444,26 +453,17 @@ where
         approve: bool,
         reason: Option<String>,
     ) -> Result<(), SinkClosed> {
-        let control = crate::bus::Control::Decide {
-            call_id,
-            approve,
-            reason,
-        };
-        if let Err(error) = self
-            .state
-            .hub
-            .bus
-            .control(&current.session.id, control)
-            .await
-        {
-            tracing::warn!(%error, "cannot pass on an approval");
-            let why = "the decision could not be delivered; try again";
-            return self
-                .outbound
-                .error(ErrorCode::StorageUnavailable, why)
-                .await;
+        let hub = &self.state.hub;
+        match hub.decide(&current.session, call_id, approve, reason).await {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                let code = match error {
+                    crate::session::DecideError::NotPending => ErrorCode::InvalidMessage,
+                    crate::session::DecideError::Unavailable => ErrorCode::StorageUnavailable,
+                };
+                self.outbound.error(code, error.to_string()).await
+            }
         }
-        Ok(())
     }
 
     /// Moves this connection to an earlier session of the same owner and replays
@@ -521,8 +521,9 @@ where
         }
         drop(previous);
         tracing::debug!(last_seq, "session resumed");
+        let tools = descriptors(&self.state.toolbox.tools());
         self.outbound
-            .event(ready(self.state, &current.session).await)
+            .event(ready(self.state, &current.session, tools))
             .await?;
         if gap {
             let why = "some earlier events of this session are no longer available";

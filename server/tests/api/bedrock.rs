@@ -122,7 +122,10 @@ async fn suma_10_y_5_streams_start_step_tool_call_tool_result_deltas_response_co
     assert_step_consults_bedrock(&events[1]);
     assert!(matches!(&events[2], ServerEvent::ToolCall { tool, .. } if tool == "add"));
     assert_eq!(args_json(&events[2]), r#"{"a":10,"b":5}"#);
-    assert_eq!(events[3], ServerEvent::tool_result("add", "15", false));
+    assert_eq!(
+        crate::helpers::seed(&events[3]),
+        ServerEvent::tool_result("add", "15", false)
+    );
     assert_eq!(deltas(&events), ["La suma de 10 y 5 ", "es 15."]);
     assert_eq!(
         events[6],

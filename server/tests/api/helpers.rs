@@ -50,6 +50,8 @@ pub async fn spawn_app_with_llm(
 
 async fn spawn(configure: impl FnOnce(&mut Settings), llm: Option<Arc<dyn Llm>>) -> TestApp {
     init_logs();
+    // The tests' own HTTP clients need the process's TLS provider too.
+    server::tools::tls::install_crypto_provider();
     let mut settings = Settings::for_tests();
     configure(&mut settings);
     let application = match llm {
@@ -116,6 +118,39 @@ impl TestApp {
                 "{series} stayed at {now}, expected {value}"
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// `/readyz`'s body.
+    pub async fn readiness(&self) -> serde_json::Value {
+        reqwest::get(self.url("/readyz"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Waits until `/readyz` reports each of `names` in `state` (MCP servers connect
+    /// and stdio ones start in the background), failing after 30 s.
+    pub async fn wait_servers(&self, names: &[&str], state: &str) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let body = self.readiness().await;
+            let servers = body["servers"].as_array().cloned().unwrap_or_default();
+            let reached = names.iter().all(|name| {
+                servers
+                    .iter()
+                    .any(|s| s["name"] == *name && s["state"] == state)
+            });
+            if reached {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "servers {names:?} never became {state}: {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
@@ -209,6 +244,24 @@ impl WsClient {
             .expect("frame sent");
     }
 
+    /// Sends a JSON value as a text frame.
+    pub async fn send_json(&mut self, value: serde_json::Value) {
+        self.send_text(&value.to_string()).await;
+    }
+
+    /// Reads events until one matches `wanted`, returning the ones before it and it.
+    pub async fn until(&mut self, wanted: impl Fn(&ServerEvent) -> bool) -> Vec<ServerEvent> {
+        let mut events = Vec::new();
+        loop {
+            let event = self.next_event().await;
+            let found = wanted(&event);
+            events.push(event);
+            if found {
+                return events;
+            }
+        }
+    }
+
     /// Sends `{"type":"message","content":…}`.
     pub async fn say(&mut self, content: &str) {
         let frame = serde_json::json!({ "type": "message", "content": content });
@@ -244,10 +297,15 @@ impl WsClient {
         self.collect_turn().await
     }
 
+    /// The events of the running turn, up to its terminal one. `tools_changed`, which
+    /// belongs to the connection rather than the turn, is left out.
     pub async fn collect_turn(&mut self) -> Vec<ServerEvent> {
         let mut events = Vec::new();
         loop {
             let event = self.next_event().await;
+            if matches!(event, ServerEvent::ToolsChanged { .. }) {
+                continue;
+            }
             let done = event.is_terminal();
             events.push(event);
             if done {
@@ -272,6 +330,23 @@ pub fn args_json(event: &ServerEvent) -> String {
     match event {
         ServerEvent::ToolCall { args, .. } => serde_json::to_string(args).unwrap(),
         other => panic!("not a tool_call: {other:?}"),
+    }
+}
+
+/// `event` with only the seed contract's fields: `tool_call` and `tool_result`
+/// without what the MCP host added (`call_id`, `server`, `structured`, `content`).
+pub fn seed(event: &ServerEvent) -> ServerEvent {
+    match event {
+        ServerEvent::ToolCall { tool, args, .. } => {
+            ServerEvent::tool_call(tool.clone(), args.clone())
+        }
+        ServerEvent::ToolResult {
+            tool,
+            result,
+            is_error,
+            ..
+        } => ServerEvent::tool_result(tool.clone(), result.clone(), *is_error),
+        other => other.clone(),
     }
 }
 

@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used)] // Tests fail loudly by design.
 
+mod approvals;
 mod bedrock;
 mod caps;
 mod claims;
@@ -15,6 +16,9 @@ mod fake_script;
 mod fixtures;
 mod helpers;
 mod load;
+mod mcp_host;
+mod mcp_servers;
+mod mcp_tls;
 mod openai;
 mod outages;
 mod pages;

@@ -86,7 +86,10 @@ async fn suma_10_y_5_streams_the_tool_call_and_the_answer() {
         ServerEvent::Step { node: Node::Llm, message } if message == &format!("Consultando al modelo {MODEL}...")
     ));
     assert_eq!(args_json(&events[2]), r#"{"a":10,"b":5}"#);
-    assert_eq!(events[3], ServerEvent::tool_result("add", "15", false));
+    assert_eq!(
+        crate::helpers::seed(&events[3]),
+        ServerEvent::tool_result("add", "15", false)
+    );
     assert_eq!(
         events[6],
         ServerEvent::Response {

@@ -111,6 +111,7 @@ impl ServerProcess {
     }
 
     pub async fn wait_healthy(&self) {
+        server::tools::tls::install_crypto_provider();
         let url = format!("http://127.0.0.1:{}/healthz", self.port);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         while reqwest::get(&url).await.map(|r| r.status()).ok() != Some(reqwest::StatusCode::OK) {
@@ -337,4 +338,73 @@ fn help_documents_every_setting_without_showing_secrets() {
         assert!(help.contains(name), "--help lacks {name}");
     }
     assert!(!help.contains("do-not-print-me"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_servers_log_their_stderr_keep_secrets_and_stop_with_the_binary() {
+    use crate::mcp_servers::{probe_stdio, write_config};
+    const SECRET: &str = "tok-3b9e61d0c4";
+    let mut probe = probe_stdio();
+    probe["env"] = serde_json::json!({ "PROBE_TOKEN": "${SECRET_TOKEN}" });
+    let config = write_config(serde_json::json!({
+        "probe": probe,
+        // Unreachable, with the secret in its URL and headers: it is retried and
+        // reported, never logged with them.
+        "remote": {
+            "url": "http://127.0.0.1:9/mcp?key=${SECRET_TOKEN}",
+            "headers": { "Authorization": "Bearer ${SECRET_TOKEN}" }
+        }
+    }));
+    let mut server = ServerProcess::start(&[
+        ("LOG_FORMAT", "json"),
+        ("MCP_CONFIG", config.to_str().unwrap()),
+        ("SECRET_TOKEN", SECRET),
+    ])
+    .await;
+    server.wait_healthy().await;
+    let mut client = server.connect(&[]).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let pid = loop {
+        let events = client.turn("/call pid {}").await;
+        let result = events.iter().find_map(|e| match e {
+            ServerEvent::ToolResult {
+                result,
+                is_error: false,
+                ..
+            } => Some(result.clone()),
+            _ => None,
+        });
+        if let Some(pid) = result {
+            break pid;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the probe never started: {events:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let alive = |pid: &str| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|stat| !stat.contains(") Z "))
+    };
+    assert!(alive(&pid));
+    server.sigterm();
+    assert!(server.wait_exit().await.success());
+    assert!(!alive(&pid), "the stdio server outlived the binary");
+
+    let lines = server.log_lines();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("\"target\":\"mcp_stderr\"") && l.contains("probe server starting")),
+        "the probe's stderr is not in the logs"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("cannot connect to the MCP server") && l.contains("remote"))
+    );
+    for line in &lines {
+        assert!(!line.contains(SECRET), "a log line leaks a secret: {line}");
+    }
 }
