@@ -1,5 +1,7 @@
 import { test as base, expect, type Page } from "@playwright/test";
 import { spawn, type ChildProcess } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import * as readline from "node:readline";
 
@@ -70,12 +72,19 @@ async function stopProcess(child: ChildProcess | undefined): Promise<void> {
   if (child.exitCode === null) child.kill("SIGKILL");
 }
 
-/** The release `server` binary, run the way operators run it. */
+/** The release `server` binary, run the way operators run it, with its own SQLite
+ *  file (kept across `restart()`, removed by `remove()`). */
 export class AgentServer {
   private child?: ChildProcess;
+  readonly database = path.join(os.tmpdir(), `toolstream-e2e-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.db`);
   /** Learned from the first start (on port 0); a restart keeps it, as a real restart would. */
   port = 0;
   constructor(private env: Record<string, string> = {}) {}
+
+  /** Deletes the server's database files. */
+  remove(): void {
+    for (const suffix of ["", "-wal", "-shm", "-journal"]) fs.rmSync(this.database + suffix, { force: true });
+  }
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
@@ -93,6 +102,7 @@ export class AgentServer {
         LOG_LEVEL: "warn,server::startup=info",
         LOG_FORMAT: "json",
         RATE_LIMIT_PER_SEC: "0",
+        DATABASE_URL: `sqlite://${this.database}`,
         ...this.env,
       },
       stdio: ["ignore", "pipe", "inherit"],
@@ -178,7 +188,10 @@ export const test = base.extend<Fixtures>({
       started.push(server);
       return server;
     });
-    for (const server of started) await server.stop();
+    for (const server of started) {
+      await server.stop();
+      server.remove();
+    }
   },
   startSlowToolbox: async ({}, use) => {
     const started: SlowToolbox[] = [];

@@ -404,7 +404,7 @@ fn provide_request_context() {
         .get(axum::http::header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    provide_context(app::i18n::UiLang(app::i18n::Lang::from_header(accept)));
+    provide_context(app::i18n::UiLang::from_header(accept));
 }
 
 async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> impl IntoResponse {
