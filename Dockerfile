@@ -85,7 +85,7 @@ RUN cargo chef cook --locked -p frontend --target wasm32-unknown-unknown \
       --recipe-path recipe.json
 COPY . .
 # Writes target/site: pkg/toolstream.{js,wasm,css} (+ .br/.gz) and favicon.svg.
-RUN cargo leptos build --release --precompress --frontend-only
+RUN cargo leptos build --release --precompress --frontend-only --split --lib-features split
 
 # --- Runtime ----------------------------------------------------------------------
 FROM debian:${DEBIAN_RELEASE}-slim AS runtime

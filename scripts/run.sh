@@ -8,7 +8,7 @@ cd "$ROOT"
 
 install_build_tools
 step "Building (release)"
-cargo leptos build --release --precompress
+cargo leptos build --release --precompress --split --lib-features split
 step "Starting on http://localhost:${PORT:-8000}"
 export LEPTOS_SITE_ROOT="${LEPTOS_SITE_ROOT:-target/site}"
 exec ./target/release/server "$@"

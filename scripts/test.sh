@@ -16,7 +16,7 @@ step "Rust tests (protocol, toolbox, server, app), release build"
 cargo test --release --workspace --exclude frontend
 
 step "Frontend (WASM) build and bundle budget"
-cargo leptos build --release --precompress --frontend-only
+cargo leptos build --release --precompress --frontend-only --split --lib-features split
 ./scripts/bundle-size.sh
 
 step "Deployment files (offline validation)"

@@ -4,9 +4,7 @@
 // planner's `/call`.
 import { ask, connected, expect, lastTurn, snapshot, test } from "./support";
 
-// FIXME: awaits the MCP host on main (issue 12, the MCP engineer's part): approvals,
-// progress and rich results are written against the protocol's contract.
-test.fixme("a tool card asks before it runs, shows progress, and keeps its images and links", async ({ page, startServer, startSlowToolbox, consoleErrors }) => {
+test("a tool card asks before it runs, shows progress, and keeps its images and links", async ({ page, startServer, startSlowToolbox, consoleErrors }) => {
   const toolbox = await startSlowToolbox(2.0);
   const server = await startServer({ MCP_SERVER_URL: toolbox.url });
   await page.goto(server.url);
