@@ -1,7 +1,9 @@
 //! The agent: runs one turn of the workflow graph and streams its events.
 //!
 //! A turn is `start`, then the graph (`llm` → `tools` → `llm` … → end), then `complete`
-//! with the number of events sent; or `error` when it fails.
+//! with the number of events sent (and the tokens its model calls used, when the
+//! provider reports them); or `error` when it fails. Each turn is a trace of its own
+//! when traces are on ([`crate::otel::spans`]).
 
 pub mod approval;
 mod clock;
@@ -13,15 +15,16 @@ mod tool_node;
 use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
-use protocol::{ErrorCode, ServerEvent};
+use protocol::{ErrorCode, ServerEvent, Usage};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::{
     lang::{Lang, detect},
-    llm::{ChatMessage, Llm, LlmError, ToolCall},
+    llm::{ChatMessage, Llm, LlmError, ToolCall, usage::Prices},
     metrics::{GaugeGuard, Metrics, OutcomeLabels, ReasonLabels},
+    otel::spans,
     texts::{Msg, say},
     tools::{ToolError, Toolbox},
 };
@@ -34,6 +37,16 @@ pub use graph::{AgentState, Graph, NodeId, Transition};
 pub trait EventSink: Send {
     /// Delivers one event. An error means nobody is listening any more.
     async fn send(&mut self, event: ServerEvent) -> Result<(), SinkClosed>;
+
+    /// The conversation (session) these events belong to, for traces.
+    fn conversation_id(&self) -> Option<&str> {
+        None
+    }
+
+    /// The tokens of a turn that ends without `complete` (failed or cancelled after
+    /// some model calls), so that what they cost is still recorded. A completed
+    /// turn's usage travels in its `complete` event instead.
+    fn record_usage(&mut self, _usage: Usage) {}
 }
 
 /// The receiver of a turn's events is gone.
@@ -61,6 +74,8 @@ pub struct AgentSettings {
     /// Tool results longer than this (in characters) are cut, with a note, for the
     /// model and in events.
     pub max_tool_result_chars: usize,
+    /// The price table for usage (`LLM_PRICE_*_PER_MTOK`), if any.
+    pub prices: Option<Prices>,
 }
 
 /// Why a turn failed.
@@ -143,6 +158,9 @@ pub struct TurnSummary {
     /// This turn's conversation entries (user message, model replies, tool results),
     /// to append to the history.
     pub messages: Vec<ChatMessage>,
+    /// The tokens its model calls used (priced when there is a price table); `None`
+    /// when the provider reports none.
+    pub usage: Option<Usage>,
 }
 
 /// A place among the turns allowed to run at once, held for a turn's whole run.
@@ -242,9 +260,11 @@ impl Agent {
             }
         };
         let span = tracing::info_span!("turn", turn_id = %turn_id);
+        let trace = spans::invoke_agent(turn_id, self.llm.info(), sink.conversation_id());
         let history = &history[history::window_start(history, self.settings.max_history_bytes)..];
-        self.run_turn_inner(input, history, sink, approvals, cancel)
+        self.run_turn_inner(input, history, sink, approvals, cancel, trace.clone())
             .instrument(span)
+            .instrument(trace)
             .await
     }
 
@@ -255,22 +275,30 @@ impl Agent {
         sink: &mut dyn EventSink,
         approvals: &ApprovalInbox,
         cancel: &CancellationToken,
+        trace: tracing::Span,
     ) -> Result<TurnSummary, AgentError> {
         let started = std::time::Instant::now();
         let _running = GaugeGuard::new(&self.metrics.turns_running);
         let lang = detect(input);
         let mut emitter = Emitter { sink, sent: 0 };
+        let mut spent = None;
         let outcome = self
-            .drive(input, history, lang, &mut emitter, approvals, cancel)
+            .drive(input, history, lang, &mut emitter, approvals, cancel, &mut spent)
             .await;
+        let (label, failure) = match &outcome {
+            Ok(_) => ("complete", None),
+            Err(AgentError::Cancelled | AgentError::ClientGone(_)) => ("cancelled", None),
+            Err(error) => ("error", Some(error.code())),
+        };
+        spans::record_turn(&trace, label, failure, spent.as_ref());
+        // A turn that ends without `complete` still spent its tokens.
+        if let (Err(_), Some(usage)) = (&outcome, spent) {
+            emitter.sink.record_usage(usage);
+        }
         self.metrics
             .turn_duration
             .observe(started.elapsed().as_secs_f64());
-        self.record_outcome(match &outcome {
-            Ok(_) => "complete",
-            Err(AgentError::Cancelled | AgentError::ClientGone(_)) => "cancelled",
-            Err(_) => "error",
-        });
+        self.record_outcome(label);
         if let Err(AgentError::Toolbox(error)) = &outcome {
             let reason = match error {
                 ToolError::Unavailable { .. } => "unavailable",
@@ -285,7 +313,13 @@ impl Agent {
         match outcome {
             Ok(mut summary) => {
                 summary.steps = emitter.sent;
-                emitter.emit(ServerEvent::complete(emitter.sent)).await?;
+                emitter
+                    .emit(ServerEvent::Complete {
+                        steps: emitter.sent,
+                        usage: summary.usage,
+                        total_usage: None,
+                    })
+                    .await?;
                 tracing::info!(
                     steps = summary.steps,
                     tool_calls = summary.tool_calls.len(),
@@ -317,6 +351,9 @@ impl Agent {
         }
     }
 
+    /// Runs the graph; `spent` gets the tokens of the model calls made, whatever the
+    /// outcome.
+    #[allow(clippy::too_many_arguments)]
     async fn drive(
         &self,
         input: &str,
@@ -325,6 +362,7 @@ impl Agent {
         emitter: &mut Emitter<'_>,
         approvals: &ApprovalInbox,
         cancel: &CancellationToken,
+        spent: &mut Option<Usage>,
     ) -> Result<TurnSummary, AgentError> {
         emitter
             .emit(ServerEvent::start(say(lang, Msg::Processing)))
@@ -345,12 +383,18 @@ impl Agent {
             clock: &clock,
             cancel,
         };
-        tokio::select! {
+        let outcome = tokio::select! {
             biased;
-            () = cancel.cancelled() => return Err(AgentError::Cancelled),
-            () = clock.expired() => return Err(AgentError::Timeout(timeout)),
-            outcome = graph.run(&mut state, emitter, turn) => outcome?,
-        }
+            () = cancel.cancelled() => Err(AgentError::Cancelled),
+            () = clock.expired() => Err(AgentError::Timeout(timeout)),
+            outcome = graph.run(&mut state, emitter, turn) => outcome,
+        };
+        // Priced once for the whole turn: the calls' costs summed in one step.
+        state.usage = state
+            .usage
+            .map(|usage| self.settings.prices.map_or(usage, |p| p.price(usage)));
+        *spent = state.usage;
+        outcome?;
         Ok(state.into_summary(history.len()))
     }
 }

@@ -250,6 +250,9 @@ pub struct Settings {
     #[command(flatten)]
     pub llm: crate::llm::LlmSettings,
 
+    #[command(flatten)]
+    pub otel: crate::otel::OtelSettings,
+
     /// Check that the server on PORT is healthy, exit 0 or 1 (for container HEALTHCHECK).
     #[arg(long)]
     pub healthcheck: bool,

@@ -13,6 +13,7 @@ pub mod legacy_page;
 pub mod limits;
 pub mod llm;
 pub mod metrics;
+pub mod otel;
 pub mod owner;
 pub mod retention;
 pub mod security;

@@ -7,6 +7,7 @@ pub mod openai;
 pub mod planner;
 mod settings;
 pub mod tool_names;
+pub mod usage;
 
 use std::sync::Arc;
 
@@ -167,13 +168,17 @@ pub struct LlmRequest<'a> {
 pub struct LlmReply {
     pub text: String,
     pub tool_calls: Vec<ToolCall>,
+    /// The tokens this call used, as the provider reported them (no cost yet: the
+    /// agent prices them). `None` when the provider reports none (the local planner,
+    /// servers that do not send usage).
+    pub usage: Option<usage::Usage>,
 }
 
 impl LlmReply {
     pub fn text(text: impl Into<String>) -> Self {
         Self {
             text: text.into(),
-            tool_calls: Vec::new(),
+            ..Self::default()
         }
     }
 }

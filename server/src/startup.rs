@@ -116,6 +116,7 @@ impl Application {
                 max_concurrent_turns: settings.max_concurrent_turns as usize,
                 approval_timeout: settings.approval_timeout,
                 max_tool_result_chars: settings.max_tool_result_chars as usize,
+                prices: settings.llm.prices(),
             },
             metrics.clone(),
         ));

@@ -1,13 +1,29 @@
 //! Logging setup shared by the toolbox and server binaries, with a last line of
 //! defence for secrets: values registered with [`redact`] are replaced in every log
 //! line, whoever wrote it (libraries such as rmcp log errors that quote URLs).
+//!
+//! A binary may add a [`TraceLayer`] (the server's OpenTelemetry export). Spans with
+//! the target [`TRACE_TARGET`] are for that layer alone: log lines never show them,
+//! so they may carry identifiers logs must not.
 
 use std::{
     io::{self, Write},
     sync::RwLock,
 };
 
-use tracing_subscriber::{EnvFilter, fmt, fmt::MakeWriter, prelude::*};
+use tracing_subscriber::{
+    EnvFilter, Layer, Registry,
+    filter::{FilterExt, LevelFilter, Targets},
+    fmt,
+    fmt::MakeWriter,
+    prelude::*,
+};
+
+/// The target of spans meant for traces only, never for log lines.
+pub const TRACE_TARGET: &str = "gen_ai";
+
+/// A layer that receives spans besides the log lines, with its own filter.
+pub type TraceLayer = Box<dyn Layer<Registry> + Send + Sync>;
 
 /// Values never to appear in logs.
 static SECRETS: RwLock<Vec<String>> = RwLock::new(Vec::new());
@@ -81,12 +97,20 @@ pub enum LogFormat {
 /// Installs the global subscriber. `level` is an `EnvFilter` directive such as `info`
 /// or `server=debug,tower_http=info`; `RUST_LOG`, when set, takes precedence.
 pub fn init(level: &str, format: LogFormat) -> anyhow::Result<()> {
+    init_with(level, format, None)
+}
+
+/// [`init`], with `traces` receiving spans too (filtered by its own filter, so
+/// `LOG_LEVEL` does not thin the traces out). Without it, nothing but the log lines
+/// is installed.
+pub fn init_with(level: &str, format: LogFormat, traces: Option<TraceLayer>) -> anyhow::Result<()> {
     let filter = match std::env::var("RUST_LOG") {
         Ok(directives) if !directives.is_empty() => EnvFilter::try_new(directives)?,
         _ => EnvFilter::try_new(directives(level))
             .map_err(|err| anyhow::anyhow!("invalid LOG_LEVEL {level:?}: {err}"))?,
     };
-    let registry = tracing_subscriber::registry().with(filter);
+    let logs = filter.and(no_trace_spans());
+    let registry = tracing_subscriber::registry().with(traces);
     match format {
         LogFormat::Json => registry
             .with(
@@ -94,14 +118,27 @@ pub fn init(level: &str, format: LogFormat) -> anyhow::Result<()> {
                     .json()
                     .flatten_event(true)
                     .with_current_span(true)
-                    .with_writer(Redacting),
+                    .with_writer(Redacting)
+                    .with_filter(logs),
             )
             .try_init()?,
         LogFormat::Pretty => registry
-            .with(fmt::layer().compact().with_writer(Redacting))
+            .with(
+                fmt::layer()
+                    .compact()
+                    .with_writer(Redacting)
+                    .with_filter(logs),
+            )
             .try_init()?,
     }
     Ok(())
+}
+
+/// Everything but the trace-only spans.
+fn no_trace_spans() -> Targets {
+    Targets::new()
+        .with_default(LevelFilter::TRACE)
+        .with_target(TRACE_TARGET, LevelFilter::OFF)
 }
 
 /// The filter for a `LOG_LEVEL`. A bare `info` keeps rmcp at `warn`: with stateless

@@ -5,7 +5,7 @@
 //!                    └──no──→ end
 //! ```
 
-use protocol::ServerEvent;
+use protocol::{ServerEvent, Usage};
 use tokio_util::sync::CancellationToken;
 
 use super::{
@@ -32,6 +32,8 @@ pub struct AgentState {
     pub tool_log: Vec<ToolRecord>,
     /// The final answer, once the LLM gave one.
     pub answer: Option<String>,
+    /// The tokens of this turn's model calls, summed; `None` until a call reports any.
+    pub usage: Option<Usage>,
 }
 
 impl AgentState {
@@ -45,6 +47,7 @@ impl AgentState {
             pending: Vec::new(),
             tool_log: Vec::new(),
             answer: None,
+            usage: None,
         }
     }
 
@@ -56,6 +59,7 @@ impl AgentState {
             messages: self
                 .messages
                 .split_off(history_len.min(self.messages.len())),
+            usage: self.usage,
         }
     }
 }

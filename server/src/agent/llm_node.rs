@@ -1,4 +1,5 @@
-//! The `llm` node: asks the model for its next move.
+//! The `llm` node: asks the model for its next move, in a `chat` trace span, and
+//! adds the tokens the call used to the turn's (and to the token counters).
 //!
 //! An answer longer than `max_answer_chars` is cut there, with a note saying so: a
 //! streamed answer is not forwarded past the cap and its model call is stopped (no
@@ -9,6 +10,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use protocol::{Node, ServerEvent};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::{
     AgentError, AgentSettings,
@@ -16,8 +18,12 @@ use super::{
 };
 use crate::{
     lang::Lang,
-    llm::{ChatMessage, Llm, LlmError, LlmReply, LlmRequest, TextSink},
+    llm::{
+        ChatMessage, Llm, LlmError, LlmReply, LlmRequest, TextSink,
+        usage::{self, Prices},
+    },
     metrics::{Metrics, ProviderLabels},
+    otel::spans,
 };
 
 pub struct LlmNode<'a> {
@@ -27,6 +33,7 @@ pub struct LlmNode<'a> {
     timeout: Duration,
     /// The longest answer, in characters.
     max_answer_chars: usize,
+    prices: Option<Prices>,
     metrics: &'a Metrics,
 }
 
@@ -37,6 +44,7 @@ impl<'a> LlmNode<'a> {
             max_iterations: settings.max_iterations,
             timeout: settings.llm_timeout,
             max_answer_chars: settings.max_answer_chars.max(1),
+            prices: settings.prices,
             metrics,
         }
     }
@@ -73,7 +81,9 @@ impl<'a> LlmNode<'a> {
             over_cap: over_cap.clone(),
         };
         let started = Instant::now();
-        let call = tokio::time::timeout(self.timeout, self.llm.complete(request, &mut deltas));
+        let trace = spans::chat(self.llm.info());
+        let call = tokio::time::timeout(self.timeout, self.llm.complete(request, &mut deltas))
+            .instrument(trace.clone());
         // A streamed answer past the cap drops the call: the provider stops reading.
         let reply = tokio::select! {
             biased;
@@ -87,12 +97,17 @@ impl<'a> LlmNode<'a> {
             .llm_calls
             .get_or_create(&provider)
             .observe(started.elapsed().as_secs_f64());
+        if let Some(Ok(reply)) = &reply {
+            self.count(&trace, reply.usage, state);
+        }
         if let Some(gone) = deltas.gone.take() {
             return Err(gone);
         }
         let reply = match reply {
             Some(reply) if !over_cap.is_cancelled() => {
-                let mut reply = reply?;
+                let mut reply = reply.inspect_err(|error| {
+                    spans::record_error(&trace, &spans::error_type(AgentError::Llm(error.clone()).code()));
+                })?;
                 if let Some(cut) = cut(&reply.text, self.max_answer_chars, lang) {
                     tracing::info!(
                         cap = self.max_answer_chars,
@@ -129,6 +144,23 @@ impl<'a> LlmNode<'a> {
             state.answer = Some(reply.text);
         }
         Ok(after_llm(state))
+    }
+}
+
+impl LlmNode<'_> {
+    /// Adds one call's usage (priced, when there is a price table) to the turn's, the
+    /// token counters and its span.
+    fn count(&self, trace: &tracing::Span, reported: Option<usage::Usage>, state: &mut AgentState) {
+        let Some(mut call) = reported else {
+            return;
+        };
+        if let Some(prices) = self.prices {
+            call = prices.price(call);
+        }
+        let info = self.llm.info();
+        self.metrics.llm_usage(&info.provider, &info.model, &call);
+        spans::record_usage(trace, &call);
+        usage::accumulate(&mut state.usage, Some(call));
     }
 }
 

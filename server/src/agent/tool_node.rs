@@ -4,12 +4,14 @@
 //! whose policy is `ask` then waits for the user (`approval_required`, then
 //! `approval_resolved`); while it runs, its progress becomes `tool_progress`; its
 //! result becomes `tool_result` (text, structured content, images and links) and an
-//! entry of the conversation for the model, cut to the size limit.
+//! entry of the conversation for the model, cut to the size limit. Each call is an
+//! `execute_tool` trace span, whose context the MCP server receives.
 
 use std::time::{Duration, Instant};
 
 use protocol::ServerEvent;
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
 use super::{
     AgentError, AgentSettings, ToolRecord,
@@ -19,6 +21,7 @@ use super::{
 use crate::{
     llm::{ChatMessage, ToolCall, ToolImage, ToolOutcome},
     metrics::{Metrics, ToolLabels},
+    otel::spans,
     tools::{ApprovalPolicy, ToolError, ToolInfo, ToolOutput, Toolbox, convert},
 };
 
@@ -77,9 +80,24 @@ impl<'a> ToolNode<'a> {
             })
             .await?;
             let started = Instant::now();
-            let (output, denied) = self.execute(&call, &call_id, info.as_ref(), ctx).await?;
+            let trace = spans::execute_tool(
+                &call.name,
+                &call.id,
+                info.as_ref().map(|t| t.server.as_str()),
+            );
+            let executed = self
+                .execute(&call, &call_id, info.as_ref(), ctx)
+                .instrument(trace.clone())
+                .await;
+            let (output, denied) = executed.inspect_err(|error| {
+                spans::record_error(&trace, &spans::error_type(error.code()));
+            })?;
             let elapsed = started.elapsed();
             let outcome = outcome_label(&output, denied);
+            trace.record("toolstream.tool.outcome", outcome);
+            if matches!(outcome, "tool_error" | "failed") {
+                spans::record_error(&trace, outcome);
+            }
             // Model-invented names must not grow the label set without bound.
             let labels = ToolLabels {
                 tool: info

@@ -23,7 +23,7 @@ use aws_sdk_bedrockruntime::{
     Client,
     error::{DisplayErrorContext, ProvideErrorMetadata, SdkError},
     types::{
-        ContentBlock, ConverseOutput, ConverseStreamOutput, InferenceConfiguration, Message,
+        ContentBlock, ConverseOutput, InferenceConfiguration, Message,
         StopReason, SystemContentBlock, ToolConfiguration, error::ConverseStreamOutputError,
     },
 };
@@ -192,9 +192,6 @@ impl Bedrock {
         loop {
             match output.stream.recv().await {
                 Ok(Some(event)) => {
-                    if let ConverseStreamOutput::Metadata(metadata) = &event {
-                        tracing::debug!(usage = ?metadata.usage, "Bedrock usage");
-                    }
                     if let Some(text) = assembly.push(event) {
                         sink.text(&text).await;
                     }
@@ -231,7 +228,10 @@ impl Bedrock {
             .send()
             .await
             .map_err(|error| self.request_failed(&error))?;
-        let mut reply = LlmReply::default();
+        let mut reply = LlmReply {
+            usage: output.usage.as_ref().map(stream::usage_of),
+            ..LlmReply::default()
+        };
         if let Some(ConverseOutput::Message(message)) = output.output {
             for block in message.content {
                 match block {

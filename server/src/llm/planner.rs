@@ -169,6 +169,7 @@ fn plan_next(request: LlmRequest<'_>) -> LlmReply {
             step.op.tool(),
             args,
         )],
+        usage: None,
     }
 }
 

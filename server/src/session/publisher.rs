@@ -83,4 +83,12 @@ impl EventSink for Publisher<'_> {
         self.publish(event).await;
         Ok(())
     }
+
+    fn conversation_id(&self) -> Option<&str> {
+        Some(&self.session.id)
+    }
+
+    fn record_usage(&mut self, usage: Usage) {
+        self.usage = Some(usage);
+    }
 }

@@ -41,8 +41,11 @@ pub async fn call_tool(
 ) -> Result<ToolOutput, CallError> {
     let params = CallToolRequestParams::new(tool.to_owned()).with_arguments(args.clone());
     let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
+    // The turn's trace goes on at the server (W3C trace context in `_meta`).
+    let mut options = PeerRequestOptions::no_options();
+    options.meta = crate::otel::propagation::current_meta();
     let handle = peer
-        .send_cancellable_request(request, PeerRequestOptions::no_options())
+        .send_cancellable_request(request, options)
         .await
         .map_err(|e| CallError::Transport(e.to_string()))?;
     let _route = routes.register(handle.progress_token.clone(), progress);

@@ -412,6 +412,7 @@ impl server::llm::Llm for Inventor {
                     "invented_tool_42",
                     Default::default(),
                 )],
+                usage: None,
             }
         })
     }

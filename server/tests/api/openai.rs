@@ -17,9 +17,9 @@ use crate::{
     helpers::{TestApp, args_json, assert_error, kinds, spawn_app_with},
 };
 
-const MODEL: &str = "llama3.1:8b";
+pub const MODEL: &str = "llama3.1:8b";
 
-async fn openai_app(fake: &FakeOpenAi, configure: impl FnOnce(&mut LlmSettings)) -> TestApp {
+pub async fn openai_app(fake: &FakeOpenAi, configure: impl FnOnce(&mut LlmSettings)) -> TestApp {
     let url = fake.base_url.clone();
     spawn_app_with(move |settings| {
         let llm = &mut settings.llm;

@@ -5,13 +5,17 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::llm::{LlmError, LlmReply, ToolCall, tool_names::ToolNames};
+use crate::llm::{
+    LlmError, LlmReply, ToolCall,
+    tool_names::ToolNames,
+    usage::{self, Usage},
+};
 
 /// The largest event the server may send (a chunk is a few hundred bytes); a longer
 /// one, or a line that never ends, fails the call instead of growing without bound.
 const MAX_EVENT_BYTES: usize = 1024 * 1024;
 /// The most a whole streamed answer may carry (text, tool calls and all).
-const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
+pub(super) const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
 /// The most tool calls one answer may make.
 const MAX_TOOL_CALLS: usize = 128;
 
@@ -26,7 +30,7 @@ pub struct SseParser {
     data_bytes: usize,
 }
 
-fn too_large() -> LlmError {
+pub(super) fn too_large() -> LlmError {
     LlmError::Unavailable("its answer was larger than this server accepts".into())
 }
 
@@ -72,6 +76,25 @@ pub struct Chunk {
     /// Some servers report a failure inside the stream.
     #[serde(default)]
     pub error: Option<serde_json::Value>,
+    /// The call's token usage: in a last chunk (with no choices) when the request
+    /// asked for `stream_options.include_usage`; `null` or absent in the others.
+    #[serde(default)]
+    pub usage: Option<TokenCounts>,
+}
+
+/// `usage` as chat completions report it.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+pub struct TokenCounts {
+    #[serde(default)]
+    pub prompt_tokens: u64,
+    #[serde(default)]
+    pub completion_tokens: u64,
+}
+
+impl From<TokenCounts> for Usage {
+    fn from(counts: TokenCounts) -> Self {
+        usage::tokens(counts.prompt_tokens, counts.completion_tokens)
+    }
 }
 
 /// One choice of a chunk; only choice 0 is read.
@@ -106,7 +129,7 @@ pub struct ToolCallDelta {
 }
 
 /// The name (sent once) and a piece of the JSON arguments text.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct FunctionDelta {
     #[serde(default)]
     pub name: Option<String>,
@@ -116,10 +139,10 @@ pub struct FunctionDelta {
 
 /// A tool call being received.
 #[derive(Debug, Default)]
-struct PartialCall {
-    id: String,
-    name: String,
-    arguments: String,
+pub(super) struct PartialCall {
+    pub id: String,
+    pub name: String,
+    pub arguments: String,
 }
 
 /// The answer so far.
@@ -135,6 +158,8 @@ pub struct Assembly {
     done: bool,
     /// Bytes of event data taken so far.
     received: usize,
+    /// The last usage a chunk reported (some servers repeat a running total).
+    usage: Option<Usage>,
 }
 
 impl Assembly {
@@ -158,6 +183,9 @@ impl Assembly {
             return Err(LlmError::Unavailable(
                 "the model service failed to answer".into(),
             ));
+        }
+        if let Some(counts) = chunk.usage {
+            self.usage = Some(counts.into());
         }
         let mut piece: Option<String> = None;
         // One answer is asked for; other choices (n > 1) are ignored.
@@ -203,32 +231,50 @@ impl Assembly {
         if !self.is_complete() {
             return Err(LlmError::Unavailable("its answer was cut off".into()));
         }
-        let tool_calls: Vec<_> = self
-            .calls
-            .into_iter()
-            .map(|(index, call)| {
-                // Some servers leave ids out; the pairing only needs them unique.
-                let id = if call.id.is_empty() {
-                    format!("call_{index}")
-                } else {
-                    call.id
-                };
-                ToolCall::parse(id, names.to_tool(&call.name), &call.arguments)
-            })
-            .collect();
-        if tool_calls.is_empty() && self.text.trim().is_empty() {
-            return Err(match self.finish.as_deref() {
-                Some("content_filter") => {
-                    LlmError::Refused("its content filter blocked the answer".into())
-                }
-                _ => LlmError::Unavailable("it returned an empty answer".into()),
-            });
-        }
-        Ok(LlmReply {
-            text: self.text,
-            tool_calls,
-        })
+        reply(
+            self.text,
+            self.calls,
+            self.finish.as_deref(),
+            self.usage,
+            names,
+        )
     }
+}
+
+/// The reply from an answer's text and tool calls (by the server's index), whether
+/// it came streamed or whole. An answer with neither was refused or empty.
+pub(super) fn reply(
+    text: String,
+    calls: BTreeMap<u32, PartialCall>,
+    finish: Option<&str>,
+    usage: Option<Usage>,
+    names: &ToolNames,
+) -> Result<LlmReply, LlmError> {
+    let tool_calls: Vec<_> = calls
+        .into_iter()
+        .map(|(index, call)| {
+            // Some servers leave ids out; the pairing only needs them unique.
+            let id = if call.id.is_empty() {
+                format!("call_{index}")
+            } else {
+                call.id
+            };
+            ToolCall::parse(id, names.to_tool(&call.name), &call.arguments)
+        })
+        .collect();
+    if tool_calls.is_empty() && text.trim().is_empty() {
+        return Err(match finish {
+            Some("content_filter") => {
+                LlmError::Refused("its content filter blocked the answer".into())
+            }
+            _ => LlmError::Unavailable("it returned an empty answer".into()),
+        });
+    }
+    Ok(LlmReply {
+        text,
+        tool_calls,
+        usage,
+    })
 }
 
 #[cfg(test)]
@@ -312,6 +358,27 @@ mod tests {
             serde_json::to_string(&reply.tool_calls[0].args).unwrap(),
             r#"{"a":10,"b":5}"#
         );
+    }
+
+    #[test]
+    fn the_last_chunk_reports_the_usage() {
+        let mut assembly = Assembly::default();
+        for chunk in [
+            r#"{"choices":[{"index":0,"delta":{"content":"15"}}],"usage":null}"#,
+            r#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":null}"#,
+            r#"{"choices":[],"usage":{"prompt_tokens":1234,"completion_tokens":56,"total_tokens":1290}}"#,
+            "[DONE]",
+        ] {
+            assembly.push(chunk).unwrap();
+        }
+        let reply = assembly.finish(&ToolNames::default()).unwrap();
+        assert_eq!(reply.usage, Some(usage::tokens(1234u64, 56u64)));
+
+        let mut silent = Assembly::default();
+        silent
+            .push(r#"{"choices":[{"index":0,"delta":{"content":"15"},"finish_reason":"stop"}]}"#)
+            .unwrap();
+        assert_eq!(silent.finish(&ToolNames::default()).unwrap().usage, None);
     }
 
     #[test]

@@ -65,6 +65,7 @@ pub fn plan(text: &str, after: &[ChatMessage], tools: &[ToolSpec], lang: Lang) -
     Some(LlmReply {
         text: String::new(),
         tool_calls: vec![ToolCall::new(CALL_ID, tool, args)],
+        usage: None,
     })
 }
 
