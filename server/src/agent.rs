@@ -283,7 +283,15 @@ impl Agent {
         let mut emitter = Emitter { sink, sent: 0 };
         let mut spent = None;
         let outcome = self
-            .drive(input, history, lang, &mut emitter, approvals, cancel, &mut spent)
+            .drive(
+                input,
+                history,
+                lang,
+                &mut emitter,
+                approvals,
+                cancel,
+                &mut spent,
+            )
             .await;
         let (label, failure) = match &outcome {
             Ok(_) => ("complete", None),

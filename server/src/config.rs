@@ -378,6 +378,25 @@ mod tests {
         assert!(parse_mcp_url("ftp://x").is_err());
     }
 
+    /// Two settings with one clap id (a field name shared by flattened groups) make
+    /// one take the other's value, or fail to parse, and clap only asserts against
+    /// that in debug builds: the tests also run in release.
+    #[test]
+    fn every_setting_has_its_own_id() {
+        use clap::CommandFactory;
+        let command = Settings::command();
+        let mut seen = std::collections::BTreeSet::new();
+        for arg in command.get_arguments() {
+            assert!(
+                seen.insert(arg.get_id().as_str().to_owned()),
+                "{:?} twice",
+                arg.get_id()
+            );
+        }
+        let settings = Settings::for_tests();
+        assert_eq!(settings.llm.timeout, Duration::from_secs(60));
+    }
+
     #[test]
     fn secrets_never_print() {
         let settings = Settings::try_parse_from(["server", "--api-key", "hunter2-secret"]).unwrap();

@@ -173,7 +173,10 @@ impl Metrics {
 
     /// Counts the tokens (and cost, if priced) of one LLM call.
     pub fn llm_usage(&self, provider: &str, model: &str, usage: &protocol::Usage) {
-        for (kind, tokens) in [("input", usage.input_tokens), ("output", usage.output_tokens)] {
+        for (kind, tokens) in [
+            ("input", usage.input_tokens),
+            ("output", usage.output_tokens),
+        ] {
             let labels = TokenLabels {
                 provider: provider.to_owned(),
                 model: model.to_owned(),

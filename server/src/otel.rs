@@ -41,7 +41,10 @@ impl Tracing {
     /// Builds the exporter when an endpoint is set (and `OTEL_SDK_DISABLED` is not);
     /// `None` otherwise. Must run inside the Tokio runtime, on which exports are sent.
     /// `extra_roots` is `SSL_CERT_FILE`, trusted for an `https://` endpoint.
-    pub fn start(settings: &OtelSettings, extra_roots: Option<&Path>) -> anyhow::Result<Option<Self>> {
+    pub fn start(
+        settings: &OtelSettings,
+        extra_roots: Option<&Path>,
+    ) -> anyhow::Result<Option<Self>> {
         let Some(endpoint) = settings.traces_url() else {
             return Ok(None);
         };
@@ -66,10 +69,7 @@ impl Tracing {
             )
             .build()
             .context("OTEL_EXPORTER_OTLP_ENDPOINT: cannot set up the OTLP exporter")?;
-        let mut attributes = vec![KeyValue::new(
-            "service.version",
-            env!("CARGO_PKG_VERSION"),
-        )];
+        let mut attributes = vec![KeyValue::new("service.version", env!("CARGO_PKG_VERSION"))];
         attributes.extend(
             settings
                 .resource_attributes()

@@ -106,7 +106,10 @@ impl<'a> LlmNode<'a> {
         let reply = match reply {
             Some(reply) if !over_cap.is_cancelled() => {
                 let mut reply = reply.inspect_err(|error| {
-                    spans::record_error(&trace, &spans::error_type(AgentError::Llm(error.clone()).code()));
+                    spans::record_error(
+                        &trace,
+                        &spans::error_type(AgentError::Llm(error.clone()).code()),
+                    );
                 })?;
                 if let Some(cut) = cut(&reply.text, self.max_answer_chars, lang) {
                     tracing::info!(

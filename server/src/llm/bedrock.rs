@@ -23,8 +23,8 @@ use aws_sdk_bedrockruntime::{
     Client,
     error::{DisplayErrorContext, ProvideErrorMetadata, SdkError},
     types::{
-        ContentBlock, ConverseOutput, InferenceConfiguration, Message,
-        StopReason, SystemContentBlock, ToolConfiguration, error::ConverseStreamOutputError,
+        ContentBlock, ConverseOutput, InferenceConfiguration, Message, StopReason,
+        SystemContentBlock, ToolConfiguration, error::ConverseStreamOutputError,
     },
 };
 use aws_smithy_http_client::tls;

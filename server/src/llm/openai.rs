@@ -141,7 +141,10 @@ impl OpenAi {
         names: &ToolNames,
     ) -> Result<Response<Incoming>, LlmError> {
         let include_usage = self.include_usage.load(Ordering::Relaxed);
-        match self.send(self.body(request, names, include_usage), include_usage).await {
+        match self
+            .send(self.body(request, names, include_usage), include_usage)
+            .await
+        {
             Ok(response) => Ok(response),
             Err(SendError::Llm(error)) => Err(error),
             Err(SendError::NoStreamOptions) => {
@@ -184,7 +187,11 @@ impl OpenAi {
     /// Sends the request, retrying throttling and transient failures with backoff;
     /// returns the response once the server accepted it. `with_stream_options` says
     /// the body asks for usage, which a server may refuse.
-    async fn send(&self, body: Bytes, with_stream_options: bool) -> Result<Response<Incoming>, SendError> {
+    async fn send(
+        &self,
+        body: Bytes,
+        with_stream_options: bool,
+    ) -> Result<Response<Incoming>, SendError> {
         let mut attempt = 1;
         loop {
             let request = self.request(&body).map_err(SendError::Llm)?;

@@ -215,9 +215,15 @@ mod tests {
         assert_eq!((prices.input_per_mtok, prices.output_per_mtok), (3.0, 15.0));
         assert_eq!(parse(&[]).unwrap().llm.prices(), None);
         let err = parse(&["--llm-price-input-per-mtok", "3"]).unwrap_err();
-        assert!(err.to_string().contains("--llm-price-output-per-mtok"), "{err}");
-        let err = parse(&["--llm-price-output-per-mtok", "-2"]).unwrap_err();
-        assert!(err.to_string().contains("--llm-price-output-per-mtok"), "{err}");
+        assert!(
+            err.to_string().contains("--llm-price-output-per-mtok"),
+            "{err}"
+        );
+        let err = parse(&["--llm-price-output-per-mtok=-2"]).unwrap_err();
+        assert!(
+            err.to_string().contains("--llm-price-output-per-mtok"),
+            "{err}"
+        );
     }
 
     #[test]

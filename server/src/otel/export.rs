@@ -26,7 +26,11 @@ pub struct TokioHttpClient {
 impl TokioHttpClient {
     /// A client for `endpoint`; an `https://` one trusts the system's CA certificates
     /// and those of `extra_roots`. Must be called inside the runtime.
-    pub fn new(endpoint: &str, timeout: Duration, extra_roots: Option<&Path>) -> anyhow::Result<Self> {
+    pub fn new(
+        endpoint: &str,
+        timeout: Duration,
+        extra_roots: Option<&Path>,
+    ) -> anyhow::Result<Self> {
         let tls = if endpoint.starts_with("https://") {
             crate::tools::tls::client_config(extra_roots)
                 .context("OTEL_EXPORTER_OTLP_ENDPOINT is https:// but no CA certificates load")?

@@ -66,15 +66,12 @@ mod tests {
 
     #[test]
     fn the_request_meta_becomes_headers() {
-        let mut request = ClientRequest::CallToolRequest(CallToolRequest::new(
-            CallToolRequestParams::new("add"),
-        ));
+        let mut request =
+            ClientRequest::CallToolRequest(CallToolRequest::new(CallToolRequestParams::new("add")));
         let traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
         request.get_meta_mut().set_traceparent(traceparent);
-        let message = ClientJsonRpcMessage::Request(JsonRpcRequest::new(
-            NumberOrString::Number(1),
-            request,
-        ));
+        let message =
+            ClientJsonRpcMessage::Request(JsonRpcRequest::new(NumberOrString::Number(1), request));
         let headers = headers_for(&message);
         assert_eq!(headers.len(), 1);
         assert_eq!(headers[0].0, "traceparent");

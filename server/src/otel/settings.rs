@@ -20,7 +20,7 @@ pub struct OtelSettings {
 
     /// Headers sent with every export, `name=value` pairs separated by commas
     /// (values percent-encoded), e.g. `authorization=Bearer%20KEY`. Never logged.
-    #[arg(long = "otel-exporter-otlp-headers", env = "OTEL_EXPORTER_OTLP_HEADERS", hide_env_values = true, value_parser = parse_headers)]
+    #[arg(long = "otel-exporter-otlp-headers", env = "OTEL_EXPORTER_OTLP_HEADERS", hide_env_values = true, value_parser = HeadersParser)]
     pub headers: Option<OtlpHeaders>,
 
     /// The OTLP protocol: only `http/protobuf` is supported.
@@ -28,7 +28,7 @@ pub struct OtelSettings {
     pub protocol: String,
 
     /// Milliseconds one export may take.
-    #[arg(long = "otel-exporter-otlp-timeout", env = "OTEL_EXPORTER_OTLP_TIMEOUT", default_value = "10000", value_parser = parse_millis)]
+    #[arg(id = "otel_exporter_otlp_timeout", long = "otel-exporter-otlp-timeout", env = "OTEL_EXPORTER_OTLP_TIMEOUT", default_value = "10000", value_parser = parse_millis)]
     pub timeout: Duration,
 
     /// `service.name` of the traces.
@@ -41,7 +41,7 @@ pub struct OtelSettings {
     pub resource_attributes: Option<Pairs>,
 
     /// `true` turns traces off even with an endpoint set.
-    #[arg(long = "otel-sdk-disabled", env = "OTEL_SDK_DISABLED", default_value = "false", value_parser = clap::builder::BoolishValueParser::new())]
+    #[arg(long = "otel-sdk-disabled", env = "OTEL_SDK_DISABLED", default_value = "false", action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
     pub sdk_disabled: bool,
 }
 
@@ -88,9 +88,12 @@ impl OtelSettings {
 
 /// An `http://` or `https://` URL with a host.
 fn parse_endpoint(text: &str) -> Result<String, String> {
-    let url = reqwest::Url::parse(text.trim()).map_err(|e| format!("{text:?} is not a URL: {e}"))?;
+    let url =
+        reqwest::Url::parse(text.trim()).map_err(|e| format!("{text:?} is not a URL: {e}"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(format!("{text:?} must be an http:// or https:// URL with a host"));
+        return Err(format!(
+            "{text:?} must be an http:// or https:// URL with a host"
+        ));
     }
     Ok(text.trim().to_owned())
 }
@@ -98,7 +101,9 @@ fn parse_endpoint(text: &str) -> Result<String, String> {
 fn parse_millis(text: &str) -> Result<Duration, String> {
     match text.trim().parse::<u64>() {
         Ok(ms) if ms > 0 => Ok(Duration::from_millis(ms)),
-        _ => Err(format!("{text:?} must be a positive number of milliseconds")),
+        _ => Err(format!(
+            "{text:?} must be a positive number of milliseconds"
+        )),
     }
 }
 
@@ -116,7 +121,8 @@ fn parse_pairs(text: &str) -> Result<Vec<(String, String)>, String> {
         if key.is_empty() {
             return Err(format!("item {} has no key", n + 1));
         }
-        let value = percent_decode(value.trim()).ok_or_else(|| format!("{key}: bad percent-encoding"))?;
+        let value =
+            percent_decode(value.trim()).ok_or_else(|| format!("{key}: bad percent-encoding"))?;
         pairs.push((key.to_owned(), value));
     }
     Ok(pairs)
@@ -126,13 +132,40 @@ fn parse_attributes(text: &str) -> Result<Pairs, String> {
     parse_pairs(text).map(Pairs)
 }
 
+/// Parses export headers with errors that never quote the value (clap's own
+/// message for a rejected value would print the API key in it).
+#[derive(Clone)]
+struct HeadersParser;
+
+impl clap::builder::TypedValueParser for HeadersParser {
+    type Value = OtlpHeaders;
+
+    fn parse_ref(
+        &self,
+        command: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<OtlpHeaders, clap::Error> {
+        let name = arg.map(ToString::to_string).unwrap_or_default();
+        let refuse = |why: String| {
+            let message = format!("invalid value for '{name}': {why}\n");
+            clap::Error::raw(clap::error::ErrorKind::ValueValidation, message).with_cmd(command)
+        };
+        let text = value
+            .to_str()
+            .ok_or_else(|| refuse("it is not UTF-8".into()))?;
+        parse_headers(text).map_err(refuse)
+    }
+}
+
 fn parse_headers(text: &str) -> Result<OtlpHeaders, String> {
     let pairs = parse_pairs(text)?;
     let mut headers = Vec::with_capacity(pairs.len());
     for (name, value) in pairs {
         http::HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| format!("{name:?} is not a header name"))?;
-        http::HeaderValue::from_str(&value).map_err(|_| format!("the value of {name} is not a valid header value"))?;
+        http::HeaderValue::from_str(&value)
+            .map_err(|_| format!("the value of {name} is not a valid header value"))?;
         headers.push((name.to_ascii_lowercase(), SecretString::from(value)));
     }
     Ok(OtlpHeaders(headers))
@@ -203,7 +236,10 @@ mod tests {
         let headers: Vec<(&str, &str)> = settings.otel.header_values().collect();
         assert_eq!(
             headers,
-            [("authorization", "Bearer s3cret-otel-key"), ("x-tenant", "acme")]
+            [
+                ("authorization", "Bearer s3cret-otel-key"),
+                ("x-tenant", "acme")
+            ]
         );
         assert!(!format!("{settings:?}").contains("s3cret-otel-key"));
         let err = parse(&["--otel-exporter-otlp-headers", "broken-s3cret"]).unwrap_err();

@@ -94,11 +94,17 @@ pub fn execute_tool(tool: &str, call_id: &str, server: Option<&str>) -> Span {
 /// Records token counts (and the cost, when priced) on a `chat` or `invoke_agent`
 /// span.
 pub fn record_usage(span: &Span, usage: &Usage) {
-    span.record("gen_ai.usage.input_tokens", usage.input_tokens);
-    span.record("gen_ai.usage.output_tokens", usage.output_tokens);
+    // As i64: tracing-opentelemetry turns a recorded u64 into a string attribute,
+    // and the conventions want ints.
+    span.record("gen_ai.usage.input_tokens", as_int(usage.input_tokens));
+    span.record("gen_ai.usage.output_tokens", as_int(usage.output_tokens));
     if let Some(cost) = usage.cost_usd {
         span.record("toolstream.usage.cost_usd", cost);
     }
+}
+
+fn as_int(tokens: u64) -> i64 {
+    i64::try_from(tokens).unwrap_or(i64::MAX)
 }
 
 /// Records how a turn ended (`complete`, `cancelled`, `error` with its code) and

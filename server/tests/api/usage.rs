@@ -10,9 +10,7 @@ use serde_json::{Value, json};
 use crate::{
     bedrock::{self, bedrock_app},
     fake_bedrock::{FakeBedrock, converse, text_answer as bedrock_text, tool_use},
-    fake_openai::{
-        FakeOpenAi, Reply, error_status, text_answer, tool_call, with_usage,
-    },
+    fake_openai::{FakeOpenAi, Reply, error_status, text_answer, tool_call, with_usage},
     helpers::{TestApp, WsClient, assert_error},
     openai::{MODEL, openai_app},
 };
@@ -92,14 +90,22 @@ async fn get_json(app: &TestApp, cookie: &str, path: &str) -> Value {
         .send()
         .await
         .unwrap();
-    assert!(response.status().is_success(), "{path}: {}", response.status());
+    assert!(
+        response.status().is_success(),
+        "{path}: {}",
+        response.status()
+    );
     response.json().await.unwrap()
 }
 
 #[tokio::test]
 async fn openai_usage_is_summed_per_turn_priced_kept_and_counted() {
     let fake = FakeOpenAi::start(vec![
-        with_usage(tool_call("call_1", "add", &[r#"{"a": 10, "b": 5}"#]), 1234, 56),
+        with_usage(
+            tool_call("call_1", "add", &[r#"{"a": 10, "b": 5}"#]),
+            1234,
+            56,
+        ),
         with_usage(text_answer(&["La suma de 10 y 5 ", "es 15."]), 1234, 56),
         with_usage(text_answer(&["¡De nada!"]), 1234, 56),
     ])
@@ -125,13 +131,19 @@ async fn openai_usage_is_summed_per_turn_priced_kept_and_counted() {
     let requests = fake.requests();
     assert_eq!(requests.len(), 3);
     for request in &requests {
-        assert_eq!(request.body["stream_options"], json!({ "include_usage": true }));
+        assert_eq!(
+            request.body["stream_options"],
+            json!({ "include_usage": true })
+        );
     }
 
     // The conversation keeps each turn's usage and the totals (REST).
     let cookie = client.owner().to_owned();
     let detail = get_json(&app, &cookie, &format!("/api/conversations/{session_id}")).await;
-    assert_usage(usage_json(&detail["conversation"]["usage"]), priced(3702, 168));
+    assert_usage(
+        usage_json(&detail["conversation"]["usage"]),
+        priced(3702, 168),
+    );
     let turns = detail["turns"].as_array().unwrap();
     assert_eq!(turns.len(), 2);
     assert_usage(usage_json(&turns[0]["usage"]), priced(2468, 112));
@@ -155,11 +167,22 @@ async fn openai_usage_is_summed_per_turn_priced_kept_and_counted() {
 
     // Prometheus: tokens by provider, model and kind; dollars by provider and model.
     let labels = format!(r#"provider="openai",model="{MODEL}""#);
-    let input = sample(&app, &format!(r#"toolstream_llm_tokens_total{{{labels},kind="input"}}"#)).await;
-    let output = sample(&app, &format!(r#"toolstream_llm_tokens_total{{{labels},kind="output"}}"#)).await;
+    let input = sample(
+        &app,
+        &format!(r#"toolstream_llm_tokens_total{{{labels},kind="input"}}"#),
+    )
+    .await;
+    let output = sample(
+        &app,
+        &format!(r#"toolstream_llm_tokens_total{{{labels},kind="output"}}"#),
+    )
+    .await;
     assert_eq!((input, output), (Some(3702.0), Some(168.0)));
     let dollars = sample(&app, &format!("toolstream_llm_cost_usd_total{{{labels}}}")).await;
-    assert!((dollars.unwrap() - cost(3702, 168)).abs() < 1e-9, "{dollars:?}");
+    assert!(
+        (dollars.unwrap() - cost(3702, 168)).abs() < 1e-9,
+        "{dollars:?}"
+    );
 }
 
 #[tokio::test]
@@ -181,14 +204,25 @@ async fn a_server_that_reports_no_usage_leaves_it_out() {
     .await;
     assert!(detail["conversation"].get("usage").is_none(), "{detail}");
     assert!(detail["turns"][0].get("usage").is_none(), "{detail}");
-    let metrics = reqwest::get(app.url("/metrics")).await.unwrap().text().await.unwrap();
-    assert!(!metrics.contains("toolstream_llm_tokens_total{"), "{metrics}");
+    let metrics = reqwest::get(app.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !metrics.contains("toolstream_llm_tokens_total{"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
 async fn servers_that_refuse_stream_options_are_asked_without_them() {
     let fake = FakeOpenAi::start(vec![
-        error_status(400, "Unrecognized request argument supplied: stream_options"),
+        error_status(
+            400,
+            "Unrecognized request argument supplied: stream_options",
+        ),
         text_answer(&["Hola."]),
         text_answer(&["Otra vez hola."]),
     ])
@@ -236,13 +270,20 @@ async fn a_whole_json_completion_gives_its_answer_and_usage() {
         }
     );
     let (usage, total) = complete_usage(&events);
-    assert_eq!((usage, total), (Some(tokens(1234, 56)), Some(tokens(1234, 56))));
+    assert_eq!(
+        (usage, total),
+        (Some(tokens(1234, 56)), Some(tokens(1234, 56)))
+    );
 }
 
 #[tokio::test]
 async fn a_failed_turn_still_counts_what_it_spent() {
     let fake = FakeOpenAi::start(vec![
-        with_usage(tool_call("call_1", "add", &[r#"{"a": 10, "b": 5}"#]), 1234, 56),
+        with_usage(
+            tool_call("call_1", "add", &[r#"{"a": 10, "b": 5}"#]),
+            1234,
+            56,
+        ),
         error_status(400, "the context is too long"),
         with_usage(text_answer(&["Hola."]), 100, 4),
     ])
@@ -262,10 +303,15 @@ async fn a_failed_turn_still_counts_what_it_spent() {
         &format!("/api/conversations/{session_id}"),
     )
     .await;
-    assert_eq!(usage_json(&detail["conversation"]["usage"]), Some(tokens(1334, 60)));
+    assert_eq!(
+        usage_json(&detail["conversation"]["usage"]),
+        Some(tokens(1334, 60))
+    );
     let input = sample(
         &app,
-        &format!(r#"toolstream_llm_tokens_total{{provider="openai",model="{MODEL}",kind="input"}}"#),
+        &format!(
+            r#"toolstream_llm_tokens_total{{provider="openai",model="{MODEL}",kind="input"}}"#
+        ),
     )
     .await;
     assert_eq!(input, Some(1334.0));
@@ -290,7 +336,11 @@ async fn bedrock_usage_comes_from_the_stream_metadata_and_from_converse() {
     assert_usage(usage, priced(240, 40));
     assert_usage(total, priced(240, 40));
     let labels = format!(r#"provider="bedrock",model="{}""#, bedrock::MODEL);
-    let output = sample(&app, &format!(r#"toolstream_llm_tokens_total{{{labels},kind="output"}}"#)).await;
+    let output = sample(
+        &app,
+        &format!(r#"toolstream_llm_tokens_total{{{labels},kind="output"}}"#),
+    )
+    .await;
     assert_eq!(output, Some(40.0));
 
     // Converse (no streaming): the response's `usage`.
@@ -298,6 +348,9 @@ async fn bedrock_usage_comes_from_the_stream_metadata_and_from_converse() {
     let app = bedrock_app(&fake, |llm| llm.bedrock_streaming = false).await;
     let mut client = app.connect().await;
     let events = client.turn("Hola").await;
-    assert_eq!(complete_usage(&events), (Some(tokens(120, 20)), Some(tokens(120, 20))));
+    assert_eq!(
+        complete_usage(&events),
+        (Some(tokens(120, 20)), Some(tokens(120, 20)))
+    );
     assert_eq!(fake.requests()[0].operation, "converse");
 }

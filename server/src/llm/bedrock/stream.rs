@@ -41,7 +41,10 @@ pub struct Assembly {
 pub fn usage_of(tokens: &TokenUsage) -> Usage {
     let cached = i64::from(tokens.cache_read_input_tokens.unwrap_or(0))
         + i64::from(tokens.cache_write_input_tokens.unwrap_or(0));
-    usage::tokens(i64::from(tokens.input_tokens) + cached, tokens.output_tokens)
+    usage::tokens(
+        i64::from(tokens.input_tokens) + cached,
+        tokens.output_tokens,
+    )
 }
 
 impl Assembly {

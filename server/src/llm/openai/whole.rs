@@ -52,7 +52,10 @@ pub async fn read(body: Incoming, names: &ToolNames) -> Result<LlmReply, LlmErro
     let bytes = match Limited::new(body, sse::MAX_ANSWER_BYTES).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(error) if error.is::<http_body_util::LengthLimitError>() => {
-            tracing::warn!("a whole chat completion exceeded {} bytes", sse::MAX_ANSWER_BYTES);
+            tracing::warn!(
+                "a whole chat completion exceeded {} bytes",
+                sse::MAX_ANSWER_BYTES
+            );
             return Err(sse::too_large());
         }
         Err(error) => {
