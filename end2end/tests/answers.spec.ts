@@ -157,8 +157,7 @@ test("regenerate and edit replace the last turn, also after a reload", async ({ 
   await snapshot(page, "edited");
 });
 
-// FIXME: awaits the server's usage and price table (issue 13, another engineer's part).
-test.fixme("each turn shows its tokens, and the conversation its totals and cost", async ({ page, startServer, startFakeOpenAi }) => {
+test("each turn shows its tokens, and the conversation its totals and cost", async ({ page, startServer, startFakeOpenAi }) => {
   const api = await startFakeOpenAi(0);
   const server = await startServer(
     openai(api.baseUrl, { LLM_PRICE_INPUT_PER_MTOK: "5", LLM_PRICE_OUTPUT_PER_MTOK: "10" }),
