@@ -15,6 +15,10 @@ step "Rust tests (protocol, toolbox, server, app), release build"
 # Release, so the same build serves the browser tests below.
 cargo test --release --workspace --exclude frontend
 
+step "Soak: 2,000 sessions in their grace period, 200 clients flooding for 30 s"
+# Alone, so that it disturbs no timing of the other tests.
+cargo test --release -p server --test api -- --ignored soak --nocapture
+
 step "Frontend (WASM) build and bundle budget"
 cargo leptos build --release --precompress --frontend-only --split --lib-features split
 ./scripts/bundle-size.sh

@@ -32,6 +32,7 @@ mod security;
 mod sessions;
 mod shutdown;
 mod slow_clients;
+mod soak;
 mod traces;
 mod turns;
 mod usage;

@@ -155,6 +155,11 @@ impl ServerProcess {
         client
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Kills the process at once (SIGKILL), as a crashed node would stop.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
