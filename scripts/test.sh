@@ -10,13 +10,21 @@ install_test_tools
 step "Formatting"
 cargo fmt --all -- --check
 
-step "Rust tests (protocol, toolbox, server, app), release build"
-# Release, so the same build serves the browser tests below.
-cargo test --release --workspace --exclude frontend
+step "Site and server (release): cargo xtask site"
+# The release server binary and target/site, as the run command builds them; the
+# steps below test these very files.
+cargo xtask site
 
-step "Frontend (WASM) build and bundle budget"
-cargo leptos build --release --precompress --frontend-only
+step "Rust tests (protocol, toolbox, server, app, xtask), release build"
+# Release, sharing the server build above: the same crates with the same features
+# (xtask's test the_test_build_compiles_the_servers_crates_with_the_same_features).
+cargo test --release
+
+step "Bundle budget"
 ./scripts/bundle-size.sh
+
+step "The site against cargo-leptos's (skipped when cargo-leptos is not installed)"
+cargo xtask compare-cargo-leptos
 
 step "Deployment files (offline validation)"
 ./scripts/validate-deploy.sh
