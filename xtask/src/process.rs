@@ -16,8 +16,27 @@ pub struct Cmd {
     program: OsString,
     args: Vec<String>,
     envs: Vec<(String, String)>,
+    removed_envs: Vec<String>,
     cwd: Option<PathBuf>,
 }
+
+/// Variables `cargo run` sets for the program it runs (this task), describing the
+/// xtask package. A nested cargo must not inherit them: build scripts such as ring's
+/// declare `rerun-if-env-changed=CARGO_PKG_NAME` and the like, so cargo would see them
+/// change between `cargo xtask site` and a plain `cargo test`, run those build scripts
+/// again and recompile everything above them.
+const PACKAGE_ENV: &[&str] = &[
+    "CARGO",
+    "CARGO_MANIFEST_DIR",
+    "CARGO_MANIFEST_PATH",
+    "CARGO_MANIFEST_LINKS",
+    "CARGO_CRATE_NAME",
+    "CARGO_BIN_NAME",
+    "CARGO_PRIMARY_PACKAGE",
+    "CARGO_RUSTC_CURRENT_DIR",
+    "CARGO_TARGET_TMPDIR",
+    "OUT_DIR",
+];
 
 impl Cmd {
     /// A command running `program` (a name looked up on `PATH`, or a path).
@@ -26,13 +45,25 @@ impl Cmd {
             program: program.into(),
             args: Vec::new(),
             envs: Vec::new(),
+            removed_envs: Vec::new(),
             cwd: None,
         }
     }
 
-    /// The cargo that runs this task (`$CARGO`), so nested builds use the same toolchain.
+    /// The cargo that runs this task (`$CARGO`), so nested builds use the same toolchain,
+    /// with the environment of a shell rather than of `cargo run` (see [`PACKAGE_ENV`]).
     pub fn cargo() -> Self {
-        Self::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        Self::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())).without_package_env()
+    }
+
+    /// Leaves out the variables `cargo run` set for this task ([`PACKAGE_ENV`] and every
+    /// `CARGO_PKG_*`), keeping the caller's own (`CARGO_HOME`, `CARGO_TARGET_DIR`, ...).
+    pub fn without_package_env(mut self) -> Self {
+        self.removed_envs = std::env::vars_os()
+            .filter_map(|(key, _)| key.into_string().ok())
+            .filter(|key| key.starts_with("CARGO_PKG_") || PACKAGE_ENV.contains(&key.as_str()))
+            .collect();
+        self
     }
 
     pub fn args<I, S>(mut self, args: I) -> Self
@@ -87,6 +118,9 @@ impl Cmd {
     fn command(&self) -> Command {
         let mut command = Command::new(&self.program);
         command.args(&self.args);
+        for key in &self.removed_envs {
+            command.env_remove(key);
+        }
         command.envs(self.envs.iter().map(|(k, v)| (k, v)));
         if let Some(dir) = &self.cwd {
             command.current_dir(dir);
@@ -160,6 +194,20 @@ mod tests {
             err.contains("exit status: 3") && err.contains("broken"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn nested_commands_do_not_inherit_the_variables_cargo_run_set() {
+        // cargo sets these for the test binary as `cargo run` does for xtask.
+        assert!(std::env::var_os("CARGO_PKG_NAME").is_some());
+        assert!(std::env::var_os("CARGO_MANIFEST_DIR").is_some());
+        let script = "echo ${CARGO_PKG_NAME:-unset} ${CARGO_MANIFEST_DIR:-unset} ${HOME:+home}";
+        let out = Cmd::new("sh")
+            .args(["-c", script])
+            .without_package_env()
+            .output()
+            .unwrap();
+        assert_eq!(out, "unset unset home\n");
     }
 
     #[test]
