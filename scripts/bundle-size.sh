@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reports the size of the browser bundle (WASM + JS, as served gzip-compressed) and
-# fails when it is over the budget. Run after `cargo leptos build --release`.
+# fails when it is over the budget. Run after `cargo xtask site`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 budget_kb="${BUNDLE_BUDGET_KB:-250}"
