@@ -88,8 +88,9 @@ RUN cargo chef cook --locked -p frontend --target wasm32-unknown-unknown \
       --recipe-path recipe.json \
  && cargo chef cook --release --locked -p xtask --recipe-path recipe.json
 COPY . .
-# Writes target/site: pkg/toolstream.{js,wasm,css} (+ .br/.gz), favicon.svg, ...
-RUN cargo xtask site --frontend-only --locked
+# Writes target/site: pkg/toolstream.{js,wasm,css}, the split-off markdown module and
+# its __wasm_split loader (+ .br/.gz), favicon.svg, ...
+RUN cargo xtask site --frontend-only --locked --split --lib-features split
 
 # --- Runtime ----------------------------------------------------------------------
 FROM debian:${DEBIAN_RELEASE}-slim AS runtime
@@ -120,6 +121,14 @@ ENTRYPOINT ["/usr/local/bin/toolbox"]
 FROM runtime AS server
 COPY --from=native /app/target/release/server /usr/local/bin/server
 COPY --from=site /app/target/site /app/site
+# The conversation store by default: DATABASE_URL=sqlite://data/toolstream.db, relative
+# to WORKDIR, so /app/data. Created here and owned by the runtime user, as the server
+# creates only the file; a volume, so conversations outlive the container and the
+# directory stays writable under a read-only root filesystem. Mount a named volume
+# (docker-compose.yml) or a PersistentVolumeClaim there, or set DATABASE_URL to
+# postgres://... to run several replicas (README, Deploy).
+RUN mkdir /app/data && chown 10001:10001 /app/data
+VOLUME ["/app/data"]
 # The server reads LEPTOS_* at run time: where the UI files are, and production mode
 # (no live-reload script in the page).
 ENV LEPTOS_SITE_ROOT=/app/site \

@@ -5,9 +5,12 @@ The schema validators (run by scripts/validate-deploy.sh) only know whether a fi
 well formed. This checks what they cannot: that every environment variable the
 Dockerfile, docker-compose.yml, .env.example and k8s/ set is one the binaries read;
 that every port is the one the binary listens on; that names referenced across files
-(Dockerfile targets, Services, ConfigMaps, selectors, probe ports) exist; and, by
-starting the real binaries, that every probe and healthcheck answers as the
-deployment expects.
+(Dockerfile targets, Services, ConfigMaps, selectors, probe ports) exist; that the
+conversation store is where it survives the container, and that replicas serving the
+same sessions share one PostgreSQL and one Redis which the files provide and the
+network policies let through; and, by starting the real binaries, that every probe
+and healthcheck answers as the deployment expects. Services from other projects'
+images (PostgreSQL, Redis) get the security, probe and cross-reference checks only.
 
 The known setting names come from the binaries themselves (`--help` lists each with
 `[env: NAME=]`), so settings added later are picked up without editing this file.
@@ -33,7 +36,7 @@ import tempfile
 import time
 import tomllib
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from urllib.parse import urlsplit
 
 import yaml
@@ -59,8 +62,15 @@ LEPTOS_ENV = {
     "LEPTOS_RELOAD_WS_PROTOCOL", "LEPTOS_NOT_FOUND_PATH", "LEPTOS_HASH_FILE_NAME",
     "LEPTOS_HASH_FILES",
 }
+# libpq's variables, which sqlx's PostgreSQL driver reads for what a postgres://
+# DATABASE_URL leaves out (server only). PGPASSWORD keeps the password out of the URL,
+# so out of ConfigMaps (k8s/40-websocket-agent.yaml reads it from a Secret).
+POSTGRES_ENV = {
+    "PGHOST", "PGHOSTADDR", "PGPORT", "PGUSER", "PGPASSWORD", "PGPASSFILE", "PGDATABASE",
+    "PGSSLMODE", "PGSSLROOTCERT", "PGSSLCERT", "PGSSLKEY", "PGAPPNAME", "PGOPTIONS",
+}
 LIBRARY_ENV = {
-    "server": COMMON_LIBRARY_ENV | AWS_ENV | LEPTOS_ENV,
+    "server": COMMON_LIBRARY_ENV | AWS_ENV | LEPTOS_ENV | POSTGRES_ENV,
     "toolbox": COMMON_LIBRARY_ENV,
 }
 # Values the AWS SDK treats as "not set" when empty; clap settings must never be empty
@@ -79,12 +89,21 @@ RUNTIME_LIBS = {"linux-vdso.so.1", "libc.so.6", "libm.so.6", "libgcc_s.so.1", "l
 # The server setting for how long shutdown waits for turns in flight; the platform's
 # grace period (terminationGracePeriodSeconds, stop_grace_period) must be longer.
 SHUTDOWN_GRACE_ENV = "SHUTDOWN_GRACE_SECS"
+# The longest the server's /readyz takes (READINESS_TIMEOUT in server/src/startup.rs).
+READINESS_TIMEOUT_SECS = 3
 # Paths that stay inside the cluster: not routed by the Ingress.
 INTERNAL_PATHS = ["/metrics", "/healthz", "/readyz", "/health", "/mcp"]
 # Where the build tools' versions are pinned (xtask and scripts/lib.sh read them there).
 SITE_TOOLS = "[workspace.metadata.site-tools] in Cargo.toml"
 # Paths the HEALTHCHECK (`--healthcheck`) probes, besides those in the manifests.
 HEALTHCHECK_PATH = "/healthz"
+# The server's conversation store and the bus shared by its replicas (`server --help`).
+STORE_ENV, BUS_ENV = "DATABASE_URL", "REDIS_URL"
+# Their usual ports, when a URL names none.
+DEFAULT_PORTS = {"postgres": 5432, "postgresql": 5432, "redis": 6379}
+# ingress-nginx annotations that pin a client to one pod.
+AFFINITY_ANNOTATIONS = ("nginx.ingress.kubernetes.io/affinity",
+                        "nginx.ingress.kubernetes.io/upstream-hash-by")
 
 
 # --- reporting --------------------------------------------------------------------------
@@ -222,13 +241,22 @@ class Target:
     entrypoint: list[str]
     healthcheck: list[str]
     copies: list[tuple[str | None, str, str]]  # (from stage, source, destination)
+    workdir: str = "/"
+    volumes: list[str] = field(default_factory=list)
+    runs: list[str] = field(default_factory=list)
 
 
 def target_of(stages: dict[str, Stage], name: str) -> Target:
     t = Target(name, {}, None, [], [], [], [])
     for stage in stage_chain(stages, name):
         for keyword, rest in stage.instructions:
-            if keyword == "ENV":
+            if keyword == "WORKDIR":
+                t.workdir = str(PurePosixPath(t.workdir) / rest)
+            elif keyword == "VOLUME":
+                t.volumes += json.loads(rest) if rest.startswith("[") else rest.split()
+            elif keyword == "RUN":
+                t.runs.append(rest)
+            elif keyword == "ENV":
                 t.env.update(kv_pairs(rest))
             elif keyword == "USER":
                 t.user = rest
@@ -286,6 +314,17 @@ def check_dockerfile(binaries: dict[str, Binary]) -> dict[str, Target]:
             libs = {Path(line.split()[0]).name for line in ldd.stdout.splitlines() if line.strip()}
             R.check(libs <= RUNTIME_LIBS, f"{where} runtime libraries",
                     f"`{name}` links {sorted(libs - RUNTIME_LIBS)}, absent from the slim runtime image")
+        # The default SQLite store's folder (relative to WORKDIR) must exist and belong
+        # to the user, since the server creates only the file, and must be a VOLUME, or
+        # conversations go with the container (and a read-only root cannot hold them).
+        default_store = binary.env.get(STORE_ENV) or ""
+        folder = sqlite_folder(default_store, t.workdir)
+        if folder:
+            R.check(folder in [v.rstrip("/") for v in t.volumes], f"{where} VOLUME",
+                    f"{folder} (the folder of the default {STORE_ENV}={default_store}) is not a VOLUME")
+            R.check(any(folder in run and re.search(rf"\bchown\s+(?:-\S+\s+)*{uid}\b", run)
+                        for run in t.runs), f"{where} {folder}",
+                    f"no RUN creates it owned by the USER ({uid}): the server cannot create its store")
         if name == "server":
             site = t.env.get("LEPTOS_SITE_ROOT", "")
             R.check(any(dst.rstrip("/") == site and src.rstrip("/").endswith("target/site")
@@ -329,6 +368,26 @@ def check_dockerfile(binaries: dict[str, Binary]) -> dict[str, Target]:
     R.check(not any(re.search(r"cargo[- ]leptos", r) for r in runs),
             "Dockerfile build step", "must not install or run cargo-leptos")
     return targets
+
+
+def sqlite_folder(url: str, workdir: str | None = None) -> str | None:
+    """The folder of a `sqlite:` DATABASE_URL's file, against `workdir` when relative
+    (None for other stores and in-memory SQLite)."""
+    match = re.match(r"sqlite:(?://)?([^?]*)", url)
+    if not match or match.group(1) in ("", ":memory:"):
+        return None
+    path = PurePosixPath(match.group(1))
+    if not path.is_absolute():
+        if workdir is None:
+            return str(path.parent)
+        path = PurePosixPath(workdir) / path
+    return str(path.parent)
+
+
+def store_kind(url: str) -> str:
+    """`sqlite`, `postgres` or `memory`, as the server reads DATABASE_URL."""
+    scheme = url.split(":", 1)[0]
+    return "postgres" if scheme == "postgresql" else scheme
 
 
 def check_grace(binary: Binary, env: dict[str, str], platform_secs: float, where: str, what: str) -> None:
@@ -423,15 +482,26 @@ def check_compose(binaries: dict[str, Binary], targets: dict[str, Target]) -> li
     section("docker-compose.yml and .env.example: services, ports, healthchecks, environment")
     dotenv, commented = read_env_file(ROOT / ".env.example")
     missing: set[str] = set()
-    compose = yaml.safe_load(interpolate((ROOT / "docker-compose.yml").read_text(), dotenv, missing))
+    text = (ROOT / "docker-compose.yml").read_text()
+    compose = yaml.safe_load(interpolate(text, dotenv, missing))
     R.check(not missing, "docker-compose.yml interpolation",
             f"{sorted(missing)} have no default and are not in .env.example")
+    # Variables Compose itself substitutes (`${NAME}`): .env may set them for Compose
+    # even when the binaries do not read them (they reach the containers, unused).
+    compose_vars = set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)", text))
     services = compose.get("services", {})
     R.check(set(services) >= {"mcp-server", "websocket-agent"}, "docker-compose.yml services",
             f"{sorted(services)}: the design names `mcp-server` and `websocket-agent`")
     runs = []
     for name, svc in services.items():
         where = f"compose service {name}"
+        if "build" not in svc:
+            # Another project's image (PostgreSQL, Redis): not one of our binaries. The
+            # agents wait for it to be healthy, so it needs a healthcheck.
+            R.check(bool(svc.get("image")), where, "neither build nor image")
+            R.check(bool((svc.get("healthcheck") or {}).get("test")), f"{where} healthcheck",
+                    "missing: the agents wait for it with condition service_healthy")
+            continue
         target = (svc.get("build") or {}).get("target")
         if not R.check(target in targets, where, f"build.target {target!r} is not a Dockerfile target"):
             continue
@@ -441,9 +511,11 @@ def check_compose(binaries: dict[str, Binary], targets: dict[str, Target]) -> li
             # `.env` is not committed: it is copied from .env.example.
             source = ".env.example" if Path(entry).name == ".env" else entry
             active, shown = read_env_file(ROOT / source)
-            own.update(active)
+            for_compose = {v for v in compose_vars if not binary.accepts(v)}
+            own.update({k: v for k, v in active.items() if k not in for_compose})
             # Commented-out settings must be real names too: users uncomment them.
-            check_env(binary, {var: "example" for var in shown - set(active)}, f"{source} (commented)")
+            check_env(binary, {var: "example" for var in shown - set(active) - for_compose},
+                      f"{source} (commented)")
         environment = svc.get("environment") or {}
         if isinstance(environment, list):
             environment = dict(item.split("=", 1) if "=" in item else (item, "") for item in environment)
@@ -462,8 +534,17 @@ def check_compose(binaries: dict[str, Binary], targets: dict[str, Target]) -> li
         R.check(test == ["CMD", *image.healthcheck], f"{where} healthcheck",
                 f"{test} should be [\"CMD\", {', '.join(json.dumps(a) for a in image.healthcheck)}]")
         check_grace(binary, env, _duration(svc.get("stop_grace_period", "10s")), where, "stop_grace_period")
+        # A SQLite store is a file in the container: it must be on a volume, or the
+        # conversations go with the container (and a read-only root cannot hold them).
+        folder = sqlite_folder(env.get(STORE_ENV) or binary.env.get(STORE_ENV) or "", image.workdir)
+        if folder:
+            # Short syntax `SOURCE:TARGET[:MODE]` or a bare TARGET; long syntax `target:`.
+            mounts = [(v.split(":") + [""])[1] or v if isinstance(v, str) else v.get("target")
+                      for v in svc.get("volumes", [])]
+            R.check(folder in mounts, f"{where} volumes",
+                    f"nothing mounted at {folder}, where its SQLite store ({STORE_ENV}) is written")
         replicas = max(int((svc.get("deploy") or {}).get("replicas", 1)), int(svc.get("scale", 1)))
-        runs.append({"where": where, "binary": target, "env": env, "service": name,
+        runs.append({"where": where, "binary": target, "env": env, "service": name, "replicas": replicas,
                      "sticky": "one replica" if replicas == 1 else None})
 
     agent, toolbox = services.get("websocket-agent", {}), services.get("mcp-server", {})
@@ -471,21 +552,88 @@ def check_compose(binaries: dict[str, Binary], targets: dict[str, Target]) -> li
             f"{agent.get('ports')}: the design publishes it as 8002:8000")
     R.check(not toolbox.get("ports"), "compose mcp-server ports",
             "the toolbox is internal: `expose`, not `ports`")
-    condition = ((agent.get("depends_on") or {}).get("mcp-server") or {}).get("condition")
-    R.check(condition == "service_healthy", "compose websocket-agent depends_on",
-            f"mcp-server condition {condition!r}, want service_healthy")
-    agent_run = next((r for r in runs if r["service"] == "websocket-agent"), None)
     toolbox_run = next((r for r in runs if r["service"] == "mcp-server"), None)
-    if agent_run and toolbox_run:
-        check_mcp_url(agent_run["env"].get("MCP_SERVER_URL", ""), "compose websocket-agent",
-                      services={"mcp-server": effective_port(binaries["toolbox"], toolbox_run["env"])},
-                      allowed_hosts=toolbox_run["env"].get("MCP_ALLOWED_HOSTS", ""))
+    agent_runs = [r for r in runs if r["binary"] == "server"]
+    # Where a service is reachable inside the network: its `expose` and container ports.
+    reachable = {name: {str(p) for p in svc.get("expose", [])}
+                 | {str(p).rsplit(":", 1)[-1].split("/")[0] for p in svc.get("ports", [])}
+                 for name, svc in services.items()}
+    for run in agent_runs:
+        name, svc = run["service"], services[run["service"]]
+        depends = svc.get("depends_on") or {}
+        condition = (depends.get("mcp-server") or {}).get("condition") if isinstance(depends, dict) else None
+        R.check(condition == "service_healthy", f"compose {name} depends_on",
+                f"mcp-server condition {condition!r}, want service_healthy")
+        if toolbox_run:
+            check_mcp_url(run["env"].get("MCP_SERVER_URL", ""), f"compose {name}",
+                          services={"mcp-server": effective_port(binaries["toolbox"], toolbox_run["env"])},
+                          allowed_hosts=toolbox_run["env"].get("MCP_ALLOWED_HOSTS", ""))
+            R.check(run["env"].get("MCP_SERVER_URL") == "http://mcp-server:8000",
+                    f"compose {name} MCP_SERVER_URL", "the design sets http://mcp-server:8000")
+        # The database and Redis it names are services of this file, on a port they
+        # expose, started (and healthy) before it.
+        for var in (STORE_ENV, BUS_ENV):
+            url = urlsplit(run["env"].get(var, ""))
+            if url.scheme not in DEFAULT_PORTS:
+                continue
+            host, port = url.hostname or "", str(url.port or DEFAULT_PORTS[url.scheme])
+            if not R.check(host in services, f"compose {name} {var}", f"{host!r} is not a service here"):
+                continue
+            R.check(port in reachable[host], f"compose {name} {var}",
+                    f"service {host} exposes {sorted(reachable[host])}, not {port}")
+            condition = (depends.get(host) or {}).get("condition") if isinstance(depends, dict) else None
+            R.check(condition == "service_healthy", f"compose {name} depends_on",
+                    f"{host} condition {condition!r}, want service_healthy")
+            R.check(not set(services[host].get("profiles", [])) - set(svc.get("profiles", [])),
+                    f"compose {name} {var}", f"service {host} is in a profile {name} does not share")
+            if url.scheme != "redis":
+                check_postgres_credentials(url, services[host].get("environment") or {},
+                                           f"compose {name} {var}", f"service {host}")
+    check_shared_sessions(agent_runs, "compose")
+    agent_run = next((r for r in agent_runs if r["service"] == "websocket-agent"), None)
+    if agent_run:
         agent_names = set(agent_run["env"]) | commented
         R.check(CONTRACT_AGENT_ENV <= agent_names, "compose websocket-agent environment",
                 f"missing the design's {sorted(CONTRACT_AGENT_ENV - agent_names)}")
-        R.check(agent_run["env"].get("MCP_SERVER_URL") == "http://mcp-server:8000",
-                "compose websocket-agent MCP_SERVER_URL", "the design sets http://mcp-server:8000")
     return runs
+
+
+def check_postgres_credentials(url, environment: dict, where: str, server: str,
+                               parts: tuple[str, ...] = ("user", "password", "database")) -> None:
+    """The user, password and database of a postgres:// URL are those the official
+    image creates from POSTGRES_USER, POSTGRES_PASSWORD and POSTGRES_DB."""
+    if isinstance(environment, list):
+        environment = dict(item.split("=", 1) for item in environment if "=" in item)
+    want = {"user": environment.get("POSTGRES_USER", "postgres"),
+            "password": environment.get("POSTGRES_PASSWORD"),
+            "database": environment.get("POSTGRES_DB") or environment.get("POSTGRES_USER", "postgres")}
+    have = {"user": url.username, "password": url.password, "database": url.path.lstrip("/")}
+    for part in parts:
+        R.check(have[part] == want[part], where, f"{part} {have[part]!r}, but {server} creates {want[part]!r}")
+
+
+def check_shared_sessions(agent_runs: list[dict], kind: str) -> None:
+    """Replicas serving the same sessions share one PostgreSQL and one Redis: any
+    replica then serves any session. A SQLite file or memory serves one process only,
+    and without Redis a replica cannot reach turns running on another."""
+    stores: dict[str, list[dict]] = {}
+    for run in agent_runs:
+        # A postgres:// URL is one database wherever it is used; any other store is
+        # the process's own (a file in its container, or memory).
+        url = run["env"].get(STORE_ENV) or ""
+        stores.setdefault(url if store_kind(url) == "postgres" else f"{url} in {run['where']}", []).append(run)
+    for group in stores.values():
+        replicas = sum(r.get("replicas", 1) for r in group)
+        if replicas <= 1:
+            continue
+        names = ", ".join(r["service"] for r in group)
+        url = group[0]["env"].get(STORE_ENV) or "the default"
+        R.check(store_kind(url) == "postgres", f"{kind} {names} {STORE_ENV}",
+                f"up to {replicas} replicas on {url!r}, which only one process can use: "
+                "several replicas need postgres://")
+        buses = {r["env"].get(BUS_ENV) or None for r in group}
+        R.check(len(buses) == 1 and None not in buses, f"{kind} {names} {BUS_ENV}",
+                f"{replicas} replicas of one store need one shared Redis, have {sorted(map(str, buses))}")
 
 
 def _env_files(svc: dict) -> list[str]:
@@ -528,6 +676,46 @@ def _matches(selector: dict, labels: dict) -> bool:
     return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
 
 
+def official_image(image: str) -> bool:
+    """An official Docker Hub image (`postgres:17`, `docker.io/library/redis:7.4`):
+    another project's software, such as the services the server uses."""
+    head, _, last = image.split("@")[0].rpartition("/")
+    repository = f"{head}/{last.split(':')[0]}" if head else last.split(":")[0]
+    for prefix in ("docker.io/library/", "library/"):
+        repository = repository.removeprefix(prefix)
+    return "/" not in repository
+
+
+def container_env(c: dict, where: str, configmaps: dict, secrets: dict) -> dict[str, str]:
+    """A container's own environment: envFrom ConfigMaps/Secrets, then env. Values from
+    Secrets read as `secret`; the ConfigMaps and Secret keys named must exist (or the
+    reference be optional)."""
+    own: dict[str, str] = {}
+    for source in c.get("envFrom", []):
+        if "configMapRef" in source:
+            ref = source["configMapRef"]
+            cm = configmaps.get(ref["name"])
+            if R.check(cm is not None or ref.get("optional"), where, f"envFrom ConfigMap {ref['name']!r} missing"):
+                own.update({k: str(v) for k, v in (cm or {}).get("data", {}).items()})
+        if "secretRef" in source:
+            secret = secrets.get(source["secretRef"]["name"], {})
+            own.update({k: "secret" for k in {**secret.get("data", {}), **secret.get("stringData", {})}})
+    for item in c.get("env", []):
+        value = item.get("value")
+        ref = item.get("valueFrom", {}).get("secretKeyRef")
+        if ref:
+            secret = secrets.get(ref["name"])
+            if secret is not None:
+                keys = {**secret.get("data", {}), **secret.get("stringData", {})}
+                R.check(ref["key"] in keys, where, f"Secret {ref['name']} has no key {ref['key']!r}")
+            else:
+                R.check(ref.get("optional") is True, where,
+                        f"Secret {ref['name']!r} is neither in k8s/ nor optional")
+            value = "secret"
+        own[item["name"]] = "" if value is None else str(value)
+    return own
+
+
 def check_kubernetes(binaries: dict[str, Binary], targets: dict[str, Target]) -> list[dict]:
     section("k8s/: images, security, probes, ports, environment, cross-references")
     docs = load_manifests()
@@ -551,68 +739,80 @@ def check_kubernetes(binaries: dict[str, Binary], targets: dict[str, Target]) ->
             f"{sorted(deployments)}: want mcp-server and websocket-agent")
     R.check("mcp-server" in services, "k8s Service mcp-server",
             "missing: MCP_SERVER_URL=http://mcp-server:8000 names it")
+    # Pods come from Deployments (ours, Redis) and StatefulSets (PostgreSQL).
+    workloads = {**by_kind.get("StatefulSet", {}), **deployments}
+    hpa_max = {h["spec"]["scaleTargetRef"]["name"]: int(h["spec"].get("maxReplicas", 1))
+               for h in by_kind.get("HorizontalPodAutoscaler", {}).values()}
 
-    runs, container_ports = [], {}
-    for dep_name, dep in deployments.items():
+    runs, container_ports, third_party = [], {}, {}
+    for dep_name, dep in workloads.items():
+        kind = dep["kind"]
         pod = dep["spec"]["template"]["spec"]
         labels = dep["spec"]["template"]["metadata"].get("labels", {})
         R.check(_matches(dep["spec"]["selector"].get("matchLabels", {}), labels),
-                f"Deployment {dep_name}", "selector does not match the pod template's labels")
+                f"{kind} {dep_name}", "selector does not match the pod template's labels")
+        if kind == "StatefulSet":
+            R.check(dep["spec"].get("serviceName") in services, f"{kind} {dep_name}",
+                    f"serviceName {dep['spec'].get('serviceName')!r} is not a Service here")
         pod_sc = pod.get("securityContext", {})
         for c in pod["containers"]:
-            where = f"Deployment {dep_name} container {c['name']}"
+            where = f"{kind} {dep_name} container {c['name']}"
             sc = c.get("securityContext", {})
             target = c["image"].rsplit("/", 1)[-1].split(":")[0].split("@")[0]
-            if not R.check(target in targets, f"{where} image",
-                           f"{c['image']!r}: its name should be a Dockerfile target {sorted(targets)}"):
+            ours = target in targets
+            if not R.check(ours or official_image(c["image"]), f"{where} image",
+                           f"{c['image']!r}: its name should be a Dockerfile target {sorted(targets)} "
+                           "(or an official Docker Hub image, for the services it uses)"):
                 continue
-            binary, image = binaries[target], targets[target]
             # Security: what the Pod Security "restricted" profile asks, plus a read-only root.
             R.check(sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot")) is True, where, "runAsNonRoot must be true")
             uid = sc.get("runAsUser", pod_sc.get("runAsUser"))
-            R.check(uid is not None and str(uid) == (image.user or "").split(":")[0], where,
-                    f"runAsUser {uid} differs from the image's USER {image.user}")
+            if ours:
+                image = targets[target]
+                R.check(uid is not None and str(uid) == (image.user or "").split(":")[0], where,
+                        f"runAsUser {uid} differs from the image's USER {image.user}")
+            else:
+                R.check(str(uid).isdigit() and int(uid) != 0, where,
+                        f"runAsUser {uid!r}: a numeric non-root uid (the image's own user)")
             R.check(sc.get("readOnlyRootFilesystem") is True, where, "readOnlyRootFilesystem must be true")
             R.check(sc.get("allowPrivilegeEscalation") is False, where, "allowPrivilegeEscalation must be false")
             R.check(sc.get("capabilities", {}).get("drop") == ["ALL"], where, "capabilities must drop ALL")
             seccomp = sc.get("seccompProfile", pod_sc.get("seccompProfile", {})).get("type")
             R.check(seccomp == "RuntimeDefault", where, f"seccompProfile {seccomp!r}, want RuntimeDefault")
             res = c.get("resources", {})
-            for kind in ("requests", "limits"):
-                R.check({"cpu", "memory"} <= set(res.get(kind, {})), where, f"resources.{kind} needs cpu and memory")
-            # Environment: explicit env, then envFrom ConfigMaps/Secrets.
-            env = dict(image.env)
-            own: dict[str, str] = {}
-            for source in c.get("envFrom", []):
-                if "configMapRef" in source:
-                    ref = source["configMapRef"]
-                    cm = configmaps.get(ref["name"])
-                    if R.check(cm is not None or ref.get("optional"), where, f"envFrom ConfigMap {ref['name']!r} missing"):
-                        own.update({k: str(v) for k, v in (cm or {}).get("data", {}).items()})
-                if "secretRef" in source:
-                    secret = secrets.get(source["secretRef"]["name"], {})
-                    own.update({k: "secret" for k in {**secret.get("data", {}), **secret.get("stringData", {})}})
-            for item in c.get("env", []):
-                value = item.get("value")
-                ref = item.get("valueFrom", {}).get("secretKeyRef")
-                if ref:
-                    secret = secrets.get(ref["name"])
-                    if secret is not None:
-                        keys = {**secret.get("data", {}), **secret.get("stringData", {})}
-                        R.check(ref["key"] in keys, where, f"Secret {ref['name']} has no key {ref['key']!r}")
-                    else:
-                        R.check(ref.get("optional") is True, where,
-                                f"Secret {ref['name']!r} is neither in k8s/ nor optional")
-                    value = "secret"
-                own[item["name"]] = "" if value is None else str(value)
+            for part in ("requests", "limits"):
+                R.check({"cpu", "memory"} <= set(res.get(part, {})), where, f"resources.{part} needs cpu and memory")
+            named = {p.get("name"): str(p["containerPort"]) for p in c.get("ports", [])}
+            container_ports[dep_name] = named
+            if not ours:
+                # Another project's image (PostgreSQL, Redis): not one of our binaries,
+                # so no settings or paths to compare; it is probed on its own ports.
+                env = container_env(c, where, configmaps, secrets)
+                for probe in ("livenessProbe", "readinessProbe"):
+                    R.check(probe in c, where, f"{probe} missing")
+                for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
+                    handler = (c.get(probe) or {}).get("tcpSocket") or (c.get(probe) or {}).get("httpGet")
+                    if handler:
+                        R.check(str(handler["port"]) in named or str(handler["port"]) in named.values(),
+                                f"{where} {probe}", f"port {handler['port']!r} is not a container port")
+                third_party[dep_name] = {"env": env, "container": c}
+                continue
+            binary, image = binaries[target], targets[target]
+            own = container_env(c, where, configmaps, secrets)
             check_env(binary, own, where)
+            env = dict(image.env)
             env.update(own)
             check_parses(binary, env, where)
             port = effective_port(binary, env)
-            named = {p.get("name"): str(p["containerPort"]) for p in c.get("ports", [])}
             R.check(list(named.values()) == [port], f"{where} containerPort",
                     f"{list(named.values())}: `{target}` listens on PORT {port}")
-            container_ports[dep_name] = named
+            # A SQLite store is written in the container: on a read-only root it needs
+            # a volume there (and then the Deployment can have one pod only).
+            folder = sqlite_folder(env.get(STORE_ENV) or binary.env.get(STORE_ENV) or "", image.workdir)
+            if folder:
+                mounts = [m["mountPath"].rstrip("/") for m in c.get("volumeMounts", [])]
+                R.check(folder in mounts, f"{where} {STORE_ENV}",
+                        f"nothing mounted at {folder}, where its SQLite store is written")
             paths = []
             for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
                 spec = c.get(probe)
@@ -632,26 +832,37 @@ def check_kubernetes(binaries: dict[str, Binary], targets: dict[str, Target]) ->
                 R.check(notes.get("prometheus.io/port") == port, f"{where} prometheus.io/port",
                         f"{notes.get('prometheus.io/port')!r}, the container listens on {port}")
                 paths.append(("metrics", notes["prometheus.io/path"]))
+            # /readyz answers within READINESS_TIMEOUT_SECS: a probe that gives up
+            # sooner would fail a healthy pod whose toolbox is merely slow.
+            readiness = c.get("readinessProbe") or {}
+            if target == "server" and readiness:
+                R.check(int(readiness.get("timeoutSeconds", 1)) > READINESS_TIMEOUT_SECS,
+                        f"{where} readinessProbe",
+                        f"timeoutSeconds {readiness.get('timeoutSeconds', 1)} is not longer than "
+                        f"/readyz's worst case ({READINESS_TIMEOUT_SECS} s)")
             want = {"livenessProbe": "/healthz", "readinessProbe": "/readyz"}
             for probe, path in paths:
                 if probe in want:
                     R.check(path == want[probe], f"{where} {probe}", f"path {path!r}, want {want[probe]}")
+            replicas = max(int(dep["spec"].get("replicas", 1)), hpa_max.get(dep_name, 0))
             runs.append({"where": where, "binary": target, "env": env, "service": dep_name,
-                         "paths": sorted({p for _, p in paths})})
+                         "replicas": replicas, "paths": sorted({p for _, p in paths})})
 
     # Services select pods and reach a named or numbered container port.
-    service_ports = {}
+    service_ports, service_workload = {}, {}
     for name, svc in services.items():
         selector = svc["spec"].get("selector", {})
-        matched = [d for d, dep in deployments.items()
+        matched = [d for d, dep in workloads.items()
                    if _matches(selector, dep["spec"]["template"]["metadata"].get("labels", {}))]
         R.check(len(matched) == 1, f"Service {name}", f"selector {selector} matches {matched}")
+        if matched:
+            service_workload[name] = matched[0]
         for p in svc["spec"]["ports"]:
             if matched:
                 target = str(p.get("targetPort", p["port"]))
                 ports = container_ports.get(matched[0], {})
                 R.check(target in ports or target in ports.values(), f"Service {name} port {p['port']}",
-                        f"targetPort {target!r} is not a port of Deployment {matched[0]}")
+                        f"targetPort {target!r} is not a port of {workloads[matched[0]]['kind']} {matched[0]}")
         service_ports[name] = {str(p["port"]): p for p in svc["spec"]["ports"]}
         service_ports[name].update({p["name"]: p for p in svc["spec"]["ports"] if "name" in p})
 
@@ -674,6 +885,52 @@ def check_kubernetes(binaries: dict[str, Binary], targets: dict[str, Target]) ->
         allowed = toolbox["env"].get("MCP_ALLOWED_HOSTS", "").split(",")
         fqdn = f"mcp-server.{namespace}.svc.cluster.local"
         R.check(fqdn in allowed, "k8s mcp-server MCP_ALLOWED_HOSTS", f"should list {fqdn} (the Service's full name)")
+    policies = list(by_kind.get("NetworkPolicy", {}).values())
+    if agent:
+        # The database and Redis it names are Services here (examples/), on their
+        # ports, and the NetworkPolicies let the agent pods through, both ways.
+        agent_labels = workloads["websocket-agent"]["spec"]["template"]["metadata"].get("labels", {})
+        for var in (STORE_ENV, BUS_ENV):
+            url = urlsplit(agent["env"].get(var, ""))
+            if url.scheme not in DEFAULT_PORTS:
+                continue
+            where = f"k8s websocket-agent {var}"
+            host, port = url.hostname or "", str(url.port or DEFAULT_PORTS[url.scheme])
+            service = host.split(".")[0]
+            if not R.check(service in services, where, f"{host!r}: no Service {service!r} in k8s/"):
+                continue
+            if "." in host:
+                R.check(host.split(".")[1] == namespace, where, f"{host!r} is not in namespace {namespace!r}")
+            has_port = R.check(port in service_ports[service], where, f"Service {service} has no port {port}")
+            if not has_port or service not in service_workload:
+                continue
+            backend = service_workload[service]
+            target = str(service_ports[service][port].get("targetPort", port))
+            named = container_ports.get(backend, {})
+            ports = {target, named.get(target, target)} | {n for n, v in named.items() if v == target}
+            labels = workloads[backend]["spec"]["template"]["metadata"].get("labels", {})
+            R.check(_allows(policies, agent_labels, "egress", labels, ports) is not False, where,
+                    f"no NetworkPolicy egress rule lets the agent reach {backend} on {sorted(ports)}")
+            R.check(_allows(policies, labels, "ingress", agent_labels, ports) is not False, where,
+                    f"no NetworkPolicy ingress rule lets {backend} accept the agent on {sorted(ports)}")
+            if url.scheme != "redis" and backend in third_party:
+                pg = third_party[backend]
+                # The password is a Secret's: compared by reference below.
+                check_postgres_credentials(url, pg["env"], where, f"{workloads[backend]['kind']} {backend}",
+                                           parts=("user", "database"))
+                if not url.password:
+                    # No password in the URL: PGPASSWORD, from the Secret the database
+                    # takes its own password from.
+                    refs = {item["name"]: item.get("valueFrom", {}).get("secretKeyRef")
+                            for item in pg["container"].get("env", [])}
+                    agent_refs = {item["name"]: item.get("valueFrom", {}).get("secretKeyRef")
+                                  for c in workloads["websocket-agent"]["spec"]["template"]["spec"]["containers"]
+                                  for item in c.get("env", [])}
+                    want, have = refs.get("POSTGRES_PASSWORD"), agent_refs.get("PGPASSWORD")
+                    R.check(bool(want) and bool(have) and (want["name"], want["key"]) == (have["name"], have["key"]),
+                            where, f"PGPASSWORD from {have and (have['name'], have['key'])}, but {backend} "
+                            f"takes POSTGRES_PASSWORD from {want and (want['name'], want['key'])}")
+    check_shared_sessions([r for r in runs if r["binary"] == "server"], "k8s")
 
     for name, hpa in by_kind.get("HorizontalPodAutoscaler", {}).items():
         ref = hpa["spec"]["scaleTargetRef"]
@@ -685,12 +942,12 @@ def check_kubernetes(binaries: dict[str, Binary], targets: dict[str, Target]) ->
             R.check(cpu_metric and requests, f"HPA {name}", "CPU utilisation needs a CPU metric and CPU requests")
     for name, pdb in by_kind.get("PodDisruptionBudget", {}).items():
         selector = pdb["spec"]["selector"].get("matchLabels", {})
-        matched = [d for d, dep in deployments.items()
+        matched = [d for d, dep in workloads.items()
                    if _matches(selector, dep["spec"]["template"]["metadata"].get("labels", {}))]
         if R.check(len(matched) == 1, f"PDB {name}", f"selector {selector} matches {matched}"):
             hpa_min = min((h["spec"].get("minReplicas", 1) for h in by_kind.get("HorizontalPodAutoscaler", {}).values()
                            if h["spec"]["scaleTargetRef"]["name"] == matched[0]), default=None)
-            replicas = hpa_min or deployments[matched[0]]["spec"].get("replicas", 1)
+            replicas = hpa_min or workloads[matched[0]]["spec"].get("replicas", 1)
             R.check(int(pdb["spec"].get("minAvailable", 0)) < replicas, f"PDB {name}",
                     f"minAvailable must be below the {replicas} replicas, or no node could ever be drained")
     for name, ing in by_kind.get("Ingress", {}).items():
@@ -700,6 +957,12 @@ def check_kubernetes(binaries: dict[str, Binary], targets: dict[str, Target]) ->
             R.check(value.isdigit() and int(value) >= 3600, f"Ingress {name}",
                     f"nginx.ingress.kubernetes.io/{key} is {value!r}: WebSockets need long timeouts (>= 3600)")
         R.check(bool(ing["spec"].get("tls")), f"Ingress {name}", "no tls section (example should show TLS)")
+        # Agents that share sessions (PostgreSQL and Redis) need no affinity, and
+        # affinity would only unbalance the pods and hide a failing resume elsewhere.
+        if agent and store_kind(agent["env"].get(STORE_ENV, "")) == "postgres" and agent["env"].get(BUS_ENV):
+            pinned = [k for k in AFFINITY_ANNOTATIONS if k in notes]
+            R.check(not pinned, f"Ingress {name}",
+                    f"{pinned}: any agent pod serves any session, drop the affinity")
         routes = []
         for rule in ing["spec"].get("rules", []):
             for p in rule.get("http", {}).get("paths", []):
@@ -719,21 +982,61 @@ def check_kubernetes(binaries: dict[str, Binary], targets: dict[str, Target]) ->
             R.check(not _routed(path, routes), f"Ingress {name}", f"{path} is routed: keep it inside the cluster")
     for name, policy in by_kind.get("NetworkPolicy", {}).items():
         selector = policy["spec"]["podSelector"].get("matchLabels", {})
-        matched = [d for d, dep in deployments.items()
+        matched = [d for d, dep in workloads.items()
                    if _matches(selector, dep["spec"]["template"]["metadata"].get("labels", {}))]
         R.check(len(matched) == 1, f"NetworkPolicy {name}", f"podSelector {selector} matches {matched}")
         for rule in policy["spec"].get("ingress", []):
             for peer in rule.get("from", []):
                 sel = peer.get("podSelector", {}).get("matchLabels")
-                if sel is not None:
+                # Peers in other namespaces (an Ingress controller, Prometheus) are
+                # the cluster's, not in k8s/: only same-namespace pods can be checked.
+                if sel is not None and "namespaceSelector" not in peer:
                     R.check(any(_matches(sel, d["spec"]["template"]["metadata"].get("labels", {}))
-                                for d in deployments.values()), f"NetworkPolicy {name}", f"from {sel} matches no pods")
+                                for d in workloads.values()), f"NetworkPolicy {name}", f"from {sel} matches no pods")
             for p in rule.get("ports", []):
                 if matched:
                     ports = container_ports.get(matched[0], {})
                     R.check(str(p["port"]) in ports or str(p["port"]) in ports.values(),
                             f"NetworkPolicy {name}", f"port {p['port']!r} is not a port of {matched[0]}")
+        # Egress to pods of this namespace: they exist, and listen on the ports allowed.
+        for rule in policy["spec"].get("egress", []):
+            peers = [d for peer in rule.get("to", [])
+                     if "namespaceSelector" not in peer and "ipBlock" not in peer
+                     for d, dep in workloads.items()
+                     if _matches(peer.get("podSelector", {}).get("matchLabels", {}),
+                                 dep["spec"]["template"]["metadata"].get("labels", {}))]
+            for peer in rule.get("to", []):
+                sel = peer.get("podSelector", {}).get("matchLabels")
+                if sel is not None and "namespaceSelector" not in peer:
+                    R.check(any(_matches(sel, d["spec"]["template"]["metadata"].get("labels", {}))
+                                for d in workloads.values()), f"NetworkPolicy {name}", f"to {sel} matches no pods")
+            for p in rule.get("ports", []):
+                for peer in peers:
+                    ports = container_ports.get(peer, {})
+                    R.check(str(p["port"]) in ports or str(p["port"]) in ports.values(),
+                            f"NetworkPolicy {name}", f"egress port {p['port']!r} is not a port of {peer}")
     return runs
+
+
+def _allows(policies: list[dict], subject: dict, direction: str, peer: dict, ports: set[str]) -> bool | None:
+    """Whether the NetworkPolicies selecting pods labelled `subject` allow `direction`
+    ("ingress" or "egress") traffic with same-namespace pods labelled `peer` on one of
+    `ports` (names or numbers); None when no policy restricts that direction."""
+    relevant = [p for p in policies if _matches(p["spec"]["podSelector"].get("matchLabels", {}), subject)
+                and direction.capitalize() in p["spec"].get("policyTypes", ["Ingress"])]
+    if not relevant:
+        return None
+    side = "from" if direction == "ingress" else "to"
+    for policy in relevant:
+        for rule in policy["spec"].get(direction, []):
+            peers = rule.get(side)
+            peer_ok = not peers or any(
+                "namespaceSelector" not in p and "ipBlock" not in p
+                and _matches(p.get("podSelector", {}).get("matchLabels", {}), peer) for p in peers)
+            port_ok = not rule.get("ports") or any(str(p.get("port")) in ports for p in rule["ports"])
+            if peer_ok and port_ok:
+                return True
+    return False
 
 
 def ui_paths() -> list[str]:
@@ -828,18 +1131,24 @@ def run_env(binary: Binary, run: dict, port: int) -> dict[str, str]:
 
 def check_live(binaries: dict[str, Binary], runs: list[dict], logdir: Path, site: Path) -> None:
     """Starts each deployment's toolbox and server with that deployment's environment
-    and asks every path its probes and healthchecks use."""
-    by_deployment: dict[str, dict[str, dict]] = {}
+    and asks every path its probes and healthchecks use. Each distinct server
+    environment (compose: the default agent and the `scale` replicas) runs once."""
+    toolboxes: dict[str, dict] = {}
+    servers: dict[str, list[dict]] = {}
     for run in runs:
         kind = "compose" if run["where"].startswith("compose") else "k8s"
-        by_deployment.setdefault(kind, {})[run["binary"]] = run
-    for kind, pair in sorted(by_deployment.items()):
-        if set(pair) != {"server", "toolbox"}:
+        if run["binary"] == "toolbox":
+            toolboxes.setdefault(kind, run)
+        elif all(other["env"] != run["env"] for other in servers.setdefault(kind, [])):
+            servers[kind].append(run)
+    for kind, sv_run in [(kind, run) for kind in sorted(servers) for run in servers[kind]]:
+        if kind not in toolboxes:
             continue
-        section(f"live: {kind} environment, real binaries on loopback")
+        label = f"{kind} {sv_run['service']}"
+        section(f"live: {label} environment, real binaries on loopback")
         processes: list[Process] = []
         try:
-            tb_run, sv_run = pair["toolbox"], pair["server"]
+            tb_run, pair = toolboxes[kind], {"toolbox": toolboxes[kind], "server": sv_run}
             tb, sv = binaries["toolbox"], binaries["server"]
             tb_port, sv_port = free_port(), free_port()
             server_env = run_env(sv, sv_run, sv_port)
@@ -847,33 +1156,40 @@ def check_live(binaries: dict[str, Binary], runs: list[dict], logdir: Path, site
             # The server reaches the toolbox on loopback instead of its service name;
             # the name itself is tested below with the Host header the server would send.
             server_env["MCP_SERVER_URL"] = f"http://127.0.0.1:{tb_port}"
+            # No PostgreSQL or Redis here: the store is a SQLite file of this run, and
+            # the server runs alone. (Their URLs were checked above against the
+            # services that provide them.)
+            store = logdir / f"{kind}-{sv_run['service']}.db"
+            server_env[STORE_ENV] = f"sqlite://{store}"
+            server_env.pop(BUS_ENV, None)
             if site.is_dir():
                 server_env["LEPTOS_SITE_ROOT"] = str(site)
             else:
                 server_env.pop("LEPTOS_SITE_ROOT", None)
                 R.note(f"{site} not built: UI files not checked")
             # Server first: /readyz must say 503 while the toolbox is not there.
-            server = Process(sv, server_env, logdir, f"{kind}-server")
+            server = Process(sv, server_env, logdir, f"{kind}-{sv_run['service']}")
             processes.append(server)
             status = wait_for(sv_port, "/healthz", 200, 15, server)
-            if not R.check(status == 200, f"{kind} server /healthz", f"{status} (log below)\n{server.tail()}"):
+            if not R.check(status == 200, f"{label} /healthz", f"{status} (log below)\n{server.tail()}"):
                 continue
-            R.check(get_status(sv_port, "/readyz") == 503, f"{kind} server /readyz",
+            R.check(store.is_file(), f"{label} {STORE_ENV}", f"sqlite://{store} not created at start")
+            R.check(get_status(sv_port, "/readyz") == 503, f"{label} /readyz",
                     "should be 503 while the toolbox is unreachable")
 
             toolbox_env = run_env(tb, tb_run, tb_port)
             hosts = toolbox_env.get("MCP_ALLOWED_HOSTS", "")
             toolbox_env["MCP_ALLOWED_HOSTS"] = ",".join(filter(None, [hosts, "127.0.0.1"]))
-            toolbox = Process(tb, toolbox_env, logdir, f"{kind}-toolbox")
+            toolbox = Process(tb, toolbox_env, logdir, f"{kind}-{sv_run['service']}-toolbox")
             processes.append(toolbox)
             status = wait_for(tb_port, "/healthz", 200, 15, toolbox)
-            if not R.check(status == 200, f"{kind} toolbox /healthz", f"{status} (log below)\n{toolbox.tail()}"):
+            if not R.check(status == 200, f"{label} toolbox /healthz", f"{status} (log below)\n{toolbox.tail()}"):
                 continue
             for path in sorted(set(tb_run.get("paths", [])) | {HEALTHCHECK_PATH, "/health"}):
                 status = get_status(tb_port, path)
-                R.check(status == 200, f"{kind} toolbox GET {path}", f"answered {status}")
+                R.check(status == 200, f"{label} toolbox GET {path}", f"answered {status}")
             status = wait_for(sv_port, "/readyz", 200, 15, server)
-            R.check(status == 200, f"{kind} server /readyz", f"{status} once the toolbox is up\n{server.tail()}")
+            R.check(status == 200, f"{label} /readyz", f"{status} once the toolbox is up\n{server.tail()}")
             # (Before the Host checks below, whose `initialize` opens a session itself.)
             # An agent that opened a 2025-11-25 session (rmcp logs "create new session")
             # must keep reaching the replica holding it: with several toolbox replicas
@@ -881,26 +1197,26 @@ def check_live(binaries: dict[str, Binary], runs: list[dict], logdir: Path, site
             # 404 for the unknown session. 2026-07-28 stateless clients need nothing.
             toolbox_log = toolbox.log.read_text(errors="replace")
             if "toolbox listening" not in toolbox_log:
-                R.note(f"{kind}: the toolbox's LOG_LEVEL hides info logs: cannot tell whether "
+                R.note(f"{label}: the toolbox's LOG_LEVEL hides info logs: cannot tell whether "
                        "the agent holds an MCP session")
             elif "create new session" in toolbox_log:
-                if R.check(tb_run.get("sticky") is not None, f"{kind} mcp-server replicas",
+                if R.check(tb_run.get("sticky") is not None, f"{label} mcp-server replicas",
                            "the agent's MCP client uses sessions: pin it to one toolbox replica "
                            "(Service sessionAffinity: ClientIP) or run a single replica"):
-                    R.note(f"{kind}: the agent holds an MCP session; kept by {tb_run['sticky']}")
+                    R.note(f"{label}: the agent holds an MCP session; kept by {tb_run['sticky']}")
             else:
-                R.note(f"{kind}: the agent's MCP client is stateless; any toolbox replica can serve it")
+                R.note(f"{label}: the agent's MCP client is stateless; any toolbox replica can serve it")
             # The Host header the agent sends (its MCP_SERVER_URL) passes the toolbox's
             # DNS-rebinding guard, and the guard is on (a foreign host is refused).
             url = urlsplit(mcp_url)
             for host, want in ((url.netloc, 200), ("attacker.example:8000", 403)):
                 status = mcp_initialize(tb_port, host)
-                R.check(status == want, f"{kind} toolbox POST /mcp with Host {host}",
+                R.check(status == want, f"{label} toolbox POST /mcp with Host {host}",
                         f"answered {status}, want {want} (MCP_ALLOWED_HOSTS={hosts!r})")
 
             for path in sorted(set(sv_run.get("paths", [])) | {HEALTHCHECK_PATH, "/health", "/"}):
                 status = get_status(sv_port, path)
-                R.check(status == 200, f"{kind} server GET {path}", f"answered {status}")
+                R.check(status == 200, f"{label} GET {path}", f"answered {status}")
             # Every REST path the server documents (OpenAPI) is routed by the Ingress.
             if sv_run.get("ingress_routes"):
                 try:
@@ -909,26 +1225,27 @@ def check_live(binaries: dict[str, Binary], runs: list[dict], logdir: Path, site
                     status, body = 0, b""
                 if status == 200:
                     for path in json.loads(body).get("paths", {}):
-                        R.check(_routed(path, sv_run["ingress_routes"]), f"{kind} Ingress",
+                        R.check(_routed(path, sv_run["ingress_routes"]), f"{label} Ingress",
                                 f"{path} (in /api/openapi.json) is not routed")
                 else:
-                    R.note(f"{kind}: no /api/openapi.json ({status}): REST paths not checked against the Ingress")
+                    R.note(f"{label}: no /api/openapi.json ({status}): REST paths not checked against the Ingress")
             if site.is_dir():
                 for path in ("/pkg/toolstream.wasm", "/pkg/toolstream.js", "/pkg/toolstream.css", "/favicon.svg"):
                     status = get_status(sv_port, path)
-                    R.check(status == 200, f"{kind} server GET {path}", f"answered {status} (LEPTOS_SITE_ROOT layout)")
+                    R.check(status == 200, f"{label} GET {path}", f"answered {status} (LEPTOS_SITE_ROOT layout)")
 
             # The images' HEALTHCHECK command, as Docker runs it: exit 0 when healthy,
             # and not 0 when nothing answers on PORT.
             for binary, port in ((tb, tb_port), (sv, sv_port)):
                 for target_port, want in ((port, 0), (free_port(), 1)):
-                    env = run_env(binary, pair[binary.name], target_port)
+                    env = (dict(server_env, PORT=str(target_port)) if binary is sv
+                           else run_env(binary, pair[binary.name], target_port))
                     code = subprocess.run([str(binary.path), "--healthcheck"], env=env, timeout=30,
                                           capture_output=True).returncode
-                    R.check(code == want, f"{kind} `{binary.name} --healthcheck`",
+                    R.check(code == want, f"{label} `{binary.name} --healthcheck`",
                             f"exit {code} on {'a live' if want == 0 else 'a dead'} port, want {want}")
             for process in processes:
-                R.check(process.proc.poll() is None, f"{kind} {process.label}",
+                R.check(process.proc.poll() is None, f"{label} {process.label}",
                         f"exited early\n{process.tail()}")
         finally:
             for process in reversed(processes):

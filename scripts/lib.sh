@@ -114,3 +114,19 @@ install_python_tools() {
     echo "$want" > "$stamp"
   fi
 }
+
+# The MCP servers the server's tests run against (server/tests/api/mcp_servers.rs):
+# the reference "everything" server from npm, in .tools/mcp-everything. The tests
+# run it with Node directly, over stdio and over Streamable HTTP on loopback.
+MCP_EVERYTHING_VERSION="2026.8.31"
+install_mcp_test_servers() {
+  step "MCP test servers (@modelcontextprotocol/server-everything $MCP_EVERYTHING_VERSION)"
+  local dir="$TOOLS/mcp-everything"
+  local manifest="$dir/node_modules/@modelcontextprotocol/server-everything/package.json"
+  if ! grep -qs "\"version\": \"$MCP_EVERYTHING_VERSION\"" "$manifest"; then
+    mkdir -p "$dir"
+    npm install --prefix "$dir" --no-audit --no-fund --silent \
+      "@modelcontextprotocol/server-everything@$MCP_EVERYTHING_VERSION"
+  fi
+  echo "server-everything $(grep -o '"version": "[^"]*"' "$manifest")"
+}

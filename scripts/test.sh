@@ -6,14 +6,15 @@ cd "$ROOT"
 
 install_build_tools
 install_test_tools
+install_mcp_test_servers
 
 step "Formatting"
 cargo fmt --all -- --check
 
-step "Site and server (release): cargo xtask site"
+step "Site (front end split) and server (release): cargo xtask site --split"
 # The release server binary and target/site, as the run command builds them; the
 # steps below test these very files.
-cargo xtask site
+cargo xtask site --split --lib-features split
 
 step "Rust tests (protocol, toolbox, server, app, xtask), release build"
 # Release, sharing the server build above: the same crates with the same features

@@ -6,7 +6,9 @@
 #      are errors), for the oldest and the newest Kubernetes versions we support.
 #   3. docker-compose.yml: against the Compose Specification schema.
 #   4. scripts/deploy_check.py: the files agree with the binaries (setting names from
-#      `--help`, ports, probe paths, cross-references), by starting the real binaries.
+#      `--help`, ports, probe paths, cross-references, the conversation store and the
+#      PostgreSQL and Redis that replicas share), by starting the real binaries (each
+#      on a SQLite file of its own: no database or Redis needed here).
 # Uses the release binaries (SERVER_BIN, TOOLBOX_BIN to override); builds them if absent.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"

@@ -1,109 +1,44 @@
-//! The conversation as the UI shows it, built from protocol events. Pure and
-//! serialisable: the same on the server, in the browser and in native tests, and
-//! saved in browser storage so the transcript survives a reload.
+//! The conversation as the UI shows it, built from protocol events by pure code: the
+//! same in the browser and in native tests, and saved in browser storage so the
+//! transcript survives a reload.
+//!
+//! The conversation routes each event to its turn (dropping events it has seen, by
+//! `seq`) and lets [`Turn::apply`] change that turn alone. Each turn sits in a
+//! [`TurnCell`]: the turn itself in tests and storage, a reactive signal in the
+//! browser, so that a streamed piece notifies the views of its own turn and nothing
+//! else.
 
-use protocol::{ErrorCode, ServerEvent, ServerFrame};
-use serde::{Deserialize, Serialize};
+mod stored;
+mod tool;
+mod turn;
 
-/// Where a turn stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum TurnStatus {
-    /// Sent; the server has not started it yet.
-    Waiting,
-    Running,
-    Done,
-    Failed,
-    /// Stopped on the user's request.
-    Stopped,
-    /// The connection was lost and the session could not be resumed.
-    Interrupted,
+use protocol::{ServerFrame, Usage};
+use serde::{Serialize, Serializer, ser::SerializeSeq};
+
+pub use tool::{Approval, Attachment, Progress, ToolCall};
+pub use turn::{Change, Step, Turn, TurnError, TurnStatus};
+
+/// Where the conversation keeps one turn.
+pub trait TurnCell {
+    fn wrap(turn: Turn) -> Self;
+    /// Reads the turn (in the browser: without subscribing to it).
+    fn read_turn<R>(&self, f: impl FnOnce(&Turn) -> R) -> R;
+    /// Changes the turn (in the browser: without notifying; the page notifies the
+    /// turn's views once the conversation is consistent again).
+    fn write_turn<R>(&mut self, f: impl FnOnce(&mut Turn) -> R) -> R;
 }
 
-impl TurnStatus {
-    pub fn is_open(self) -> bool {
-        matches!(self, Self::Waiting | Self::Running)
+impl TurnCell for Turn {
+    fn wrap(turn: Turn) -> Self {
+        turn
     }
 
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Waiting => "waiting",
-            Self::Running => "running",
-            Self::Done => "done",
-            Self::Failed => "failed",
-            Self::Stopped => "stopped",
-            Self::Interrupted => "interrupted",
-        }
+    fn read_turn<R>(&self, f: impl FnOnce(&Turn) -> R) -> R {
+        f(self)
     }
-}
 
-/// One entry of a turn's timeline.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub enum Step {
-    /// `start`: the server took the turn.
-    Started { message: String, at_ms: u64 },
-    /// `step`: a workflow node ran.
-    Node {
-        node: String,
-        message: String,
-        at_ms: u64,
-    },
-    /// Text the model streamed before deciding to call a tool.
-    Thought { text: String, at_ms: u64 },
-    /// A tool call and, once it came back, its result.
-    Tool {
-        tool: String,
-        /// The arguments as JSON text, numbers as given.
-        args: String,
-        result: Option<String>,
-        is_error: bool,
-        called_ms: u64,
-        returned_ms: Option<u64>,
-    },
-}
-
-impl Step {
-    pub fn at_ms(&self) -> u64 {
-        match self {
-            Self::Started { at_ms, .. }
-            | Self::Node { at_ms, .. }
-            | Self::Thought { at_ms, .. } => *at_ms,
-            Self::Tool { called_ms, .. } => *called_ms,
-        }
-    }
-}
-
-/// An error that ended a turn.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TurnError {
-    pub code: Option<ErrorCode>,
-    pub message: String,
-}
-
-/// One question and everything that answered it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Turn {
-    /// Stable within the page (and storage), for keyed rendering.
-    pub local_id: u64,
-    /// The server's id, once it started the turn.
-    pub turn_id: Option<String>,
-    pub question: String,
-    pub status: TurnStatus,
-    pub steps: Vec<Step>,
-    /// The answer: streamed pieces while they arrive, then the whole `response`.
-    pub answer: String,
-    pub error: Option<TurnError>,
-    /// Server times of `start` and of the terminal event.
-    pub started_ms: Option<u64>,
-    pub ended_ms: Option<u64>,
-    /// `complete.steps`.
-    pub event_count: Option<u32>,
-}
-
-impl Turn {
-    /// Milliseconds from `start` to the end (or to `now_ms` while running).
-    pub fn elapsed_ms(&self, now_ms: u64) -> Option<u64> {
-        let start = self.started_ms?;
-        Some(self.ended_ms.unwrap_or(now_ms).saturating_sub(start))
+    fn write_turn<R>(&mut self, f: impl FnOnce(&mut Turn) -> R) -> R {
+        f(self)
     }
 }
 
@@ -112,75 +47,161 @@ impl Turn {
 pub enum Applied {
     /// Nothing: a duplicate (already seen `seq`) or not a turn event.
     Nothing,
-    /// A turn changed.
-    Turn { local_id: u64, finished: bool },
+    /// Turn `local_id` changed.
+    Turn {
+        local_id: u64,
+        /// The event ended the turn.
+        finished: bool,
+        /// Something beyond that turn's content changed: the list of turns, a turn's
+        /// status, or the conversation's totals.
+        reshaped: bool,
+    },
 }
 
 /// The whole conversation of one session.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Conversation {
-    pub turns: Vec<Turn>,
+#[derive(Debug, Clone, PartialEq)]
+pub struct Conversation<C = Turn> {
+    /// In transcript order; `local_id`s increase along it.
+    turns: Vec<C>,
     /// The server session these turns belong to.
     pub session_id: Option<String>,
     /// The highest event `seq` applied: resume asks for what comes after.
     pub last_seq: u64,
     next_local_id: u64,
+    /// Tokens the whole conversation used, as the server last counted them.
+    pub usage: Option<Usage>,
+    /// Questions of turns about to be replayed (a conversation opened from the
+    /// server), by turn id: events do not carry the question.
+    questions: Vec<(String, String)>,
 }
 
-impl Conversation {
+impl<C> Default for Conversation<C> {
+    fn default() -> Self {
+        Self {
+            turns: Vec::new(),
+            session_id: None,
+            last_seq: 0,
+            next_local_id: 0,
+            usage: None,
+            questions: Vec::new(),
+        }
+    }
+}
+
+impl<C: TurnCell> Conversation<C> {
+    /// A conversation saved by its `Serialize` (browser storage), if `text` is one.
+    pub fn restore(text: &str) -> Option<Self> {
+        stored::decode(text)
+    }
+
+    /// A stored conversation about to be replayed from its first event, with the
+    /// questions of its turns (from the conversations API).
+    pub fn opened(session_id: String, questions: Vec<(String, String)>) -> Self {
+        Self {
+            session_id: Some(session_id),
+            questions,
+            ..Self::default()
+        }
+    }
+
+    pub fn cells(&self) -> &[C] {
+        &self.turns
+    }
+
+    pub fn len(&self) -> usize {
+        self.turns.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.turns.is_empty()
+    }
+
+    /// The turn `local_id` (ids increase along the transcript: a binary search).
+    pub fn cell(&self, local_id: u64) -> Option<&C> {
+        self.index_of(local_id).map(|i| &self.turns[i])
+    }
+
+    fn index_of(&self, local_id: u64) -> Option<usize> {
+        self.turns
+            .binary_search_by_key(&local_id, |c| c.read_turn(|t| t.local_id))
+            .ok()
+    }
+
     /// Records a question the user just sent.
     pub fn ask(&mut self, question: String) -> u64 {
         self.next_local_id += 1;
         let local_id = self.next_local_id;
-        self.turns.push(Turn {
-            local_id,
-            turn_id: None,
-            question,
-            status: TurnStatus::Waiting,
-            steps: Vec::new(),
-            answer: String::new(),
-            error: None,
-            started_ms: None,
-            ended_ms: None,
-            event_count: None,
-        });
+        self.turns.push(C::wrap(Turn::waiting(local_id, question)));
         local_id
     }
 
-    pub fn turn(&self, local_id: u64) -> Option<&Turn> {
-        self.turns.iter().find(|t| t.local_id == local_id)
+    /// The last turn, if the server may answer it again (`edit`, `regenerate`): it
+    /// ended, in this session, and nothing runs.
+    pub fn revisable(&self) -> Option<u64> {
+        let last = self.turns.last()?;
+        last.read_turn(|t| {
+            let ended = matches!(
+                t.status,
+                TurnStatus::Done | TurnStatus::Failed | TurnStatus::Stopped
+            );
+            (ended && t.turn_id.is_some()).then_some(t.local_id)
+        })
+    }
+
+    /// Records an `edit` of the last question: a new turn asking `content`, which
+    /// replaces the last one once the server starts it.
+    pub fn edit(&mut self, content: String) -> Option<u64> {
+        self.revisable()?;
+        Some(self.ask(content))
+    }
+
+    /// Records a `regenerate`: the last question asked again.
+    pub fn regenerate(&mut self) -> Option<u64> {
+        let last = self.revisable()?;
+        let question = self.cell(last)?.read_turn(|t| t.question.clone());
+        Some(self.ask(question))
     }
 
     /// Fails the newest waiting turn with an error that refused its message before
     /// any turn started (`busy`, `rate_limited`, `too_large`, …).
     pub fn refuse_latest(&mut self, error: TurnError) -> Option<u64> {
-        let turn = self
-            .turns
-            .iter_mut()
-            .rev()
-            .find(|t| t.status == TurnStatus::Waiting && t.turn_id.is_none())?;
-        turn.status = TurnStatus::Failed;
-        turn.error = Some(error);
-        Some(turn.local_id)
+        let cell =
+            self.turns.iter_mut().rev().find(|c| {
+                c.read_turn(|t| t.status == TurnStatus::Waiting && t.turn_id.is_none())
+            })?;
+        Some(cell.write_turn(|t| {
+            t.fail(error);
+            t.local_id
+        }))
     }
 
     /// Whether a turn is waiting or running.
     pub fn is_busy(&self) -> bool {
-        self.turns.iter().any(|t| t.status.is_open())
+        self.turns
+            .iter()
+            .any(|c| c.read_turn(|t| t.status.is_open()))
     }
 
     /// Starts over in a new session (or after the old one expired): the numbering of
-    /// events restarts, and turns still open can no longer finish.
-    pub fn switch_session(&mut self, session_id: String) {
-        if self.session_id.as_deref() != Some(session_id.as_str()) {
-            self.session_id = Some(session_id);
-            self.last_seq = 0;
-            for turn in &mut self.turns {
-                if turn.status.is_open() {
-                    turn.status = TurnStatus::Interrupted;
-                }
-            }
+    /// events restarts, and turns still open can no longer finish. Returns the turns
+    /// it interrupted.
+    pub fn switch_session(&mut self, session_id: String) -> Vec<u64> {
+        if self.session_id.as_deref() == Some(session_id.as_str()) {
+            return Vec::new();
         }
+        self.session_id = Some(session_id);
+        self.last_seq = 0;
+        self.usage = None;
+        let mut interrupted = Vec::new();
+        for cell in &mut self.turns {
+            cell.write_turn(|t| {
+                if t.status.is_open() {
+                    t.status = TurnStatus::Interrupted;
+                    interrupted.push(t.local_id);
+                }
+            });
+        }
+        interrupted
     }
 
     /// Applies one server frame. Turn events seen before (by `seq`) are ignored, so
@@ -195,284 +216,130 @@ impl Conversation {
         let Some(turn_id) = frame.turn_id.as_deref() else {
             return Applied::Nothing;
         };
+        let mut reshaped = false;
+        if let protocol::ServerEvent::Start {
+            replaces: Some(old),
+            ..
+        } = &frame.event
+        {
+            reshaped |= self.replace(turn_id, old);
+        }
+        let (index, created) = self.turn_for(turn_id);
+        if let protocol::ServerEvent::Complete {
+            total_usage: Some(total),
+            ..
+        } = &frame.event
+        {
+            self.usage = Some(*total);
+        }
         let at = frame.ts_ms.unwrap_or_default();
-        let turn = self.turn_for(turn_id);
-        let local_id = turn.local_id;
-        let finished = apply_event(turn, &frame.event, at);
-        Applied::Turn { local_id, finished }
+        let (local_id, change) =
+            self.turns[index].write_turn(|t| (t.local_id, t.apply(&frame.event, at)));
+        Applied::Turn {
+            local_id,
+            finished: change.finished,
+            reshaped: reshaped || created || change.status || change.finished,
+        }
     }
 
-    /// The turn an event belongs to: known by id, else the oldest waiting one (the
-    /// server runs messages in order), else a new one (events of a turn this page
-    /// did not send, e.g. after resuming a session from another tab).
-    fn turn_for(&mut self, turn_id: &str) -> &mut Turn {
-        let index = self
+    /// Drops the turn `old`, which turn `new` answers again; a turn that has no
+    /// question yet (a `regenerate` sent from elsewhere) takes the old one's.
+    fn replace(&mut self, new: &str, old: &str) -> bool {
+        let Some(index) = self.find_turn_id(old) else {
+            return false;
+        };
+        let removed = self.turns.remove(index);
+        let question = removed.read_turn(|t| t.question.clone());
+        let (index, _) = self.turn_for(new);
+        self.turns[index].write_turn(|t| {
+            if t.question.is_empty() {
+                t.question = question;
+            }
+        });
+        true
+    }
+
+    fn find_turn_id(&self, turn_id: &str) -> Option<usize> {
+        // Events belong to the newest turns: search from the end.
+        self.turns
+            .iter()
+            .rposition(|c| c.read_turn(|t| t.turn_id.as_deref() == Some(turn_id)))
+    }
+
+    /// The index of the turn an event belongs to, and whether it is new: known by
+    /// id, else the oldest waiting one (the server runs messages in order), else a
+    /// new one (a turn this page did not send, e.g. one resumed from another tab).
+    fn turn_for(&mut self, turn_id: &str) -> (usize, bool) {
+        if let Some(index) = self.find_turn_id(turn_id) {
+            return (index, false);
+        }
+        let waiting = self
             .turns
             .iter()
-            .position(|t| t.turn_id.as_deref() == Some(turn_id))
-            .or_else(|| {
-                self.turns
-                    .iter()
-                    .position(|t| t.status == TurnStatus::Waiting && t.turn_id.is_none())
-            });
-        let index = match index {
-            Some(index) => index,
+            .position(|c| c.read_turn(|t| t.status == TurnStatus::Waiting && t.turn_id.is_none()));
+        let (index, created) = match waiting {
+            Some(index) => (index, false),
             None => {
-                self.ask(String::new());
-                self.turns.len() - 1
+                let question = match self.questions.iter().position(|(id, _)| id == turn_id) {
+                    Some(known) => self.questions.swap_remove(known).1,
+                    None => String::new(),
+                };
+                self.ask(question);
+                (self.turns.len() - 1, true)
             }
         };
-        let turn = &mut self.turns[index];
-        turn.turn_id = Some(turn_id.to_owned());
-        turn
+        self.turns[index].write_turn(|t| t.turn_id = Some(turn_id.to_owned()));
+        (index, created)
     }
 }
 
-/// Applies one event to its turn; says whether the turn ended.
-fn apply_event(turn: &mut Turn, event: &ServerEvent, at: u64) -> bool {
-    match event {
-        ServerEvent::Start { message, .. } => {
-            turn.status = TurnStatus::Running;
-            turn.started_ms = Some(at);
-            turn.steps.push(Step::Started {
-                message: message.clone(),
-                at_ms: at,
-            });
-        }
-        ServerEvent::Step { node, message } => turn.steps.push(Step::Node {
-            node: serde_json::to_value(node)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
-            message: message.clone(),
-            at_ms: at,
-        }),
-        ServerEvent::ResponseDelta { content } => turn.answer.push_str(content),
-        ServerEvent::ToolCall { tool, args, .. } => {
-            // Text streamed before a tool call was the model thinking aloud.
-            if !turn.answer.is_empty() {
-                let text = std::mem::take(&mut turn.answer);
-                turn.steps.push(Step::Thought { text, at_ms: at });
-            }
-            turn.steps.push(Step::Tool {
-                tool: tool.clone(),
-                args: serde_json::to_string(args).unwrap_or_default(),
-                result: None,
-                is_error: false,
-                called_ms: at,
-                returned_ms: None,
-            });
-        }
-        ServerEvent::ToolResult {
-            tool,
-            result,
-            is_error,
-            ..
-        } => {
-            let pending = turn.steps.iter_mut().rev().find_map(|step| match step {
-                Step::Tool {
-                    tool: name,
-                    result: slot @ None,
-                    is_error: error,
-                    returned_ms,
-                    ..
-                } if name == tool => Some((slot, error, returned_ms)),
-                _ => None,
-            });
-            if let Some((slot, error, returned_ms)) = pending {
-                *slot = Some(result.clone());
-                *error = *is_error;
-                *returned_ms = Some(at);
-            }
-        }
-        ServerEvent::Response { content } => turn.answer = content.clone(),
-        ServerEvent::Complete { steps, .. } => {
-            turn.status = TurnStatus::Done;
-            turn.event_count = Some(*steps);
-            turn.ended_ms = Some(at);
-            return true;
-        }
-        ServerEvent::Cancelled {} => {
-            turn.status = TurnStatus::Stopped;
-            turn.ended_ms = Some(at);
-            return true;
-        }
-        ServerEvent::Error { message, code } => {
-            turn.status = TurnStatus::Failed;
-            turn.error = Some(TurnError {
-                code: *code,
-                message: message.clone(),
-            });
-            turn.ended_ms = Some(at);
-            return true;
-        }
-        // Not turn events, or not shown yet.
-        ServerEvent::Ready { .. }
-        | ServerEvent::ToolsChanged { .. }
-        | ServerEvent::ApprovalRequired { .. }
-        | ServerEvent::ApprovalResolved { .. }
-        | ServerEvent::ToolProgress { .. } => {}
+impl Conversation<Turn> {
+    pub fn turn(&self, local_id: u64) -> Option<&Turn> {
+        self.cell(local_id)
     }
-    false
+
+    pub fn turns(&self) -> &[Turn] {
+        &self.turns
+    }
 }
 
-/// Shows a duration the way people read it: `850 ms`, `1.3 s`.
-pub fn format_duration(ms: u64) -> String {
-    if ms < 1000 {
-        format!("{ms} ms")
-    } else {
-        format!("{:.1} s", ms as f64 / 1000.0)
+/// The stored form: the same fields whatever holds the turns (read back by
+/// `stored::decode`).
+#[derive(Serialize)]
+struct Stored<T> {
+    turns: T,
+    session_id: Option<String>,
+    last_seq: u64,
+    next_local_id: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    usage: Option<Usage>,
+}
+
+/// Serialises turns in place, whatever cell holds them.
+struct Cells<'a, C>(&'a [C]);
+
+impl<C: TurnCell> Serialize for Cells<'_, C> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+        for cell in self.0 {
+            cell.read_turn(|turn| seq.serialize_element(turn))?;
+        }
+        seq.end()
+    }
+}
+
+impl<C: TurnCell> Serialize for Conversation<C> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        Stored {
+            turns: Cells(&self.turns),
+            session_id: self.session_id.clone(),
+            last_seq: self.last_seq,
+            next_local_id: self.next_local_id,
+            usage: self.usage,
+        }
+        .serialize(serializer)
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn frame(json: &str) -> ServerFrame {
-        serde_json::from_str(json).expect("valid frame")
-    }
-
-    fn feed(conversation: &mut Conversation, frames: &[&str]) {
-        for json in frames {
-            conversation.apply(&frame(json));
-        }
-    }
-
-    const SUMA: [&str; 6] = [
-        r#"{"type":"start","message":"Procesando","turn_id":"t1","seq":1,"ts_ms":1000}"#,
-        r#"{"type":"step","node":"llm","message":"Consultando","turn_id":"t1","seq":2,"ts_ms":1001}"#,
-        r#"{"type":"tool_call","tool":"add","args":{"a":10,"b":5},"turn_id":"t1","seq":3,"ts_ms":1002}"#,
-        r#"{"type":"tool_result","tool":"add","result":"15","turn_id":"t1","seq":4,"ts_ms":1010}"#,
-        r#"{"type":"response","content":"La suma de 10 y 5 es 15.","turn_id":"t1","seq":5,"ts_ms":1011}"#,
-        r#"{"type":"complete","steps":5,"turn_id":"t1","seq":6,"ts_ms":1012}"#,
-    ];
-
-    #[test]
-    fn a_turn_builds_its_timeline_and_answer() {
-        let mut c = Conversation::default();
-        let id = c.ask("Suma 10 y 5".into());
-        feed(&mut c, &SUMA);
-        let turn = c.turn(id).unwrap();
-        assert_eq!(turn.status, TurnStatus::Done);
-        assert_eq!(turn.answer, "La suma de 10 y 5 es 15.");
-        assert_eq!(turn.event_count, Some(5));
-        assert_eq!(turn.elapsed_ms(0), Some(12));
-        assert_eq!(
-            turn.steps[2],
-            Step::Tool {
-                tool: "add".into(),
-                args: r#"{"a":10,"b":5}"#.into(),
-                result: Some("15".into()),
-                is_error: false,
-                called_ms: 1002,
-                returned_ms: Some(1010),
-            }
-        );
-        assert!(!c.is_busy());
-    }
-
-    #[test]
-    fn replayed_events_are_applied_once() {
-        let mut c = Conversation::default();
-        let id = c.ask("Suma 10 y 5".into());
-        feed(&mut c, &SUMA[..4]);
-        // A resume replays from seq 3 on: 3 and 4 are already known.
-        feed(&mut c, &SUMA[2..]);
-        let turn = c.turn(id).unwrap();
-        assert_eq!(turn.steps.len(), 3, "{:?}", turn.steps);
-        assert_eq!(turn.status, TurnStatus::Done);
-        assert_eq!(c.last_seq, 6);
-    }
-
-    #[test]
-    fn streamed_text_before_a_tool_call_becomes_a_thought() {
-        let mut c = Conversation::default();
-        let id = c.ask("q".into());
-        feed(
-            &mut c,
-            &[
-                r#"{"type":"start","message":"s","turn_id":"t","ts_ms":1}"#,
-                r#"{"type":"response_delta","content":"Let me ","turn_id":"t","ts_ms":2}"#,
-                r#"{"type":"response_delta","content":"add.","turn_id":"t","ts_ms":3}"#,
-                r#"{"type":"tool_call","tool":"add","args":{"a":1,"b":2},"turn_id":"t","ts_ms":4}"#,
-                r#"{"type":"tool_result","tool":"add","result":"3","turn_id":"t","ts_ms":5}"#,
-                r#"{"type":"response_delta","content":"It is ","turn_id":"t","ts_ms":6}"#,
-                r#"{"type":"response_delta","content":"3.","turn_id":"t","ts_ms":7}"#,
-            ],
-        );
-        let turn = c.turn(id).unwrap();
-        assert_eq!(turn.answer, "It is 3.");
-        assert!(matches!(&turn.steps[1], Step::Thought { text, .. } if text == "Let me add."));
-        assert_eq!(turn.status, TurnStatus::Running);
-    }
-
-    #[test]
-    fn queued_questions_take_their_turns_in_order() {
-        let mut c = Conversation::default();
-        let first = c.ask("one".into());
-        let second = c.ask("two".into());
-        feed(
-            &mut c,
-            &[
-                r#"{"type":"start","message":"s","turn_id":"a"}"#,
-                r#"{"type":"start","message":"s","turn_id":"b"}"#,
-                r#"{"type":"cancelled","turn_id":"b"}"#,
-                r#"{"type":"error","message":"down","code":"toolbox_unavailable","turn_id":"a"}"#,
-            ],
-        );
-        assert_eq!(c.turn(first).unwrap().status, TurnStatus::Failed);
-        assert_eq!(
-            c.turn(first).unwrap().error.as_ref().unwrap().code,
-            Some(ErrorCode::ToolboxUnavailable)
-        );
-        assert_eq!(c.turn(second).unwrap().status, TurnStatus::Stopped);
-    }
-
-    #[test]
-    fn a_new_session_interrupts_open_turns_and_restarts_numbering() {
-        let mut c = Conversation::default();
-        c.switch_session("s1".into());
-        let id = c.ask("q".into());
-        feed(&mut c, &SUMA[..3]);
-        c.switch_session("s2".into());
-        assert_eq!(c.turn(id).unwrap().status, TurnStatus::Interrupted);
-        assert_eq!(c.last_seq, 0);
-    }
-
-    #[test]
-    fn a_refused_message_fails_its_turn() {
-        let mut c = Conversation::default();
-        let first = c.ask("one".into());
-        let second = c.ask("two".into());
-        let refused = c.refuse_latest(TurnError {
-            code: Some(ErrorCode::Busy),
-            message: "busy".into(),
-        });
-        assert_eq!(refused, Some(second));
-        assert_eq!(c.turn(second).unwrap().status, TurnStatus::Failed);
-        assert_eq!(c.turn(first).unwrap().status, TurnStatus::Waiting);
-    }
-
-    #[test]
-    fn storage_round_trip() {
-        let mut c = Conversation::default();
-        c.ask("Suma 10 y 5".into());
-        feed(&mut c, &SUMA);
-        let saved = serde_json::to_string(&c).unwrap();
-        let restored: Conversation = serde_json::from_str(&saved).unwrap();
-        assert_eq!(restored, c);
-        let mut restored = restored;
-        assert_eq!(
-            restored.ask("next".into()),
-            2,
-            "ids continue after a reload"
-        );
-    }
-
-    #[test]
-    fn durations_read_naturally() {
-        assert_eq!(format_duration(12), "12 ms");
-        assert_eq!(format_duration(1340), "1.3 s");
-    }
-}
+mod tests;

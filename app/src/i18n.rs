@@ -5,46 +5,18 @@
 //! from exactly what the server rendered.
 
 use protocol::ErrorCode;
-
-/// A language of the UI.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Lang {
-    #[default]
-    En,
-    Es,
-}
-
-impl Lang {
-    pub fn code(self) -> &'static str {
-        match self {
-            Self::En => "en",
-            Self::Es => "es",
-        }
-    }
-
-    /// The first supported language of an `Accept-Language` header or a `lang` tag.
-    pub fn from_header(header: &str) -> Self {
-        for part in header.split(',') {
-            let tag = part
-                .split(';')
-                .next()
-                .unwrap_or_default()
-                .trim()
-                .to_ascii_lowercase();
-            if tag.starts_with("es") {
-                return Self::Es;
-            }
-            if tag.starts_with("en") {
-                return Self::En;
-            }
-        }
-        Self::default()
-    }
-}
+pub use protocol::Lang;
 
 /// The server's choice, provided as context during server rendering.
 #[derive(Debug, Clone, Copy)]
 pub struct UiLang(pub Lang);
+
+impl UiLang {
+    /// The first supported language of an `Accept-Language` header, else English.
+    pub fn from_header(header: &str) -> Self {
+        Self(Lang::from_header(header).unwrap_or(Lang::En))
+    }
+}
 
 /// A fixed piece of UI text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +50,34 @@ pub enum Text {
     TakenOver,
     Conversation,
     Jump,
+    Copy,
+    Copied,
+    CopyCode,
+    CopyFailed,
+    Edit,
+    EditLabel,
+    SendEdit,
+    Cancel,
+    Regenerate,
+    Total,
+    Conversations,
+    NoConversations,
+    Untitled,
+    Rename,
+    RenameLabel,
+    Delete,
+    ConfirmDelete,
+    ConversationGone,
+    ConversationFailed,
+    Close,
+    ApprovalNeeded,
+    Approve,
+    Deny,
+    Approved,
+    Denied,
+    Progress,
+    ImageFrom,
+    ImageNotKept,
 }
 
 pub fn t(lang: Lang, text: Text) -> &'static str {
@@ -149,6 +149,66 @@ pub fn t(lang: Lang, text: Text) -> &'static str {
         (Lang::Es, Conversation) => "Conversación",
         (Lang::En, Jump) => "Jump to the latest",
         (Lang::Es, Jump) => "Ir al final",
+        (Lang::En, Copy) => "Copy",
+        (Lang::Es, Copy) => "Copiar",
+        (Lang::En, Copied) => "Copied ✓",
+        (Lang::Es, Copied) => "Copiado ✓",
+        (Lang::En, CopyCode) => "Copy code",
+        (Lang::Es, CopyCode) => "Copiar código",
+        (Lang::En, CopyFailed) => "Could not copy",
+        (Lang::Es, CopyFailed) => "No se pudo copiar",
+        (Lang::En, Edit) => "Edit",
+        (Lang::Es, Edit) => "Editar",
+        (Lang::En, EditLabel) => "Edit your question",
+        (Lang::Es, EditLabel) => "Edita tu pregunta",
+        (Lang::En, SendEdit) => "Send",
+        (Lang::Es, SendEdit) => "Enviar",
+        (Lang::En, Cancel) => "Cancel",
+        (Lang::Es, Cancel) => "Cancelar",
+        (Lang::En, Regenerate) => "Regenerate",
+        (Lang::Es, Regenerate) => "Regenerar",
+        (Lang::En, Total) => "This conversation",
+        (Lang::Es, Total) => "Esta conversación",
+        (Lang::En, Conversations) => "Conversations",
+        (Lang::Es, Conversations) => "Conversaciones",
+        (Lang::En, NoConversations) => "Your conversations appear here.",
+        (Lang::Es, NoConversations) => "Tus conversaciones aparecen aquí.",
+        (Lang::En, Untitled) => "New conversation",
+        (Lang::Es, Untitled) => "Conversación nueva",
+        (Lang::En, Rename) => "Rename",
+        (Lang::Es, Rename) => "Renombrar",
+        (Lang::En, RenameLabel) => "New title",
+        (Lang::Es, RenameLabel) => "Título nuevo",
+        (Lang::En, Delete) => "Delete",
+        (Lang::Es, Delete) => "Eliminar",
+        (Lang::En, ConfirmDelete) => "Delete this conversation? This cannot be undone.",
+        (Lang::Es, ConfirmDelete) => "¿Eliminar esta conversación? No se puede deshacer.",
+        (Lang::En, ConversationGone) => "That conversation no longer exists.",
+        (Lang::Es, ConversationGone) => "Esa conversación ya no existe.",
+        (Lang::En, ConversationFailed) => {
+            "The conversations could not be reached. Try again in a moment."
+        }
+        (Lang::Es, ConversationFailed) => {
+            "No se pudo acceder a las conversaciones. Inténtalo en un momento."
+        }
+        (Lang::En, Close) => "Close",
+        (Lang::Es, Close) => "Cerrar",
+        (Lang::En, ApprovalNeeded) => "Run this tool with these arguments?",
+        (Lang::Es, ApprovalNeeded) => "¿Ejecutar esta herramienta con estos argumentos?",
+        (Lang::En, Approve) => "Approve",
+        (Lang::Es, Approve) => "Aprobar",
+        (Lang::En, Deny) => "Deny",
+        (Lang::Es, Deny) => "Denegar",
+        (Lang::En, Approved) => "✓ Approved",
+        (Lang::Es, Approved) => "✓ Aprobada",
+        (Lang::En, Denied) => "✗ Denied",
+        (Lang::Es, Denied) => "✗ Denegada",
+        (Lang::En, Progress) => "Progress",
+        (Lang::Es, Progress) => "Progreso",
+        (Lang::En, ImageFrom) => "Image returned by",
+        (Lang::Es, ImageFrom) => "Imagen devuelta por",
+        (Lang::En, ImageNotKept) => "(an image too large to keep after a reload)",
+        (Lang::Es, ImageNotKept) => "(una imagen demasiado grande para guardarla)",
     }
 }
 
@@ -199,10 +259,11 @@ mod tests {
 
     #[test]
     fn accept_language_picks_the_first_supported() {
-        assert_eq!(Lang::from_header("es-ES,es;q=0.9,en;q=0.8"), Lang::Es);
-        assert_eq!(Lang::from_header("fr-FR,fr;q=0.9,es;q=0.5"), Lang::Es);
-        assert_eq!(Lang::from_header("en-US,en;q=0.9"), Lang::En);
-        assert_eq!(Lang::from_header("de"), Lang::En);
-        assert_eq!(Lang::from_header(""), Lang::En);
+        let lang = |header| UiLang::from_header(header).0;
+        assert_eq!(lang("es-ES,es;q=0.9,en;q=0.8"), Lang::Es);
+        assert_eq!(lang("fr-FR,fr;q=0.9,es;q=0.5"), Lang::Es);
+        assert_eq!(lang("en-US,en;q=0.9"), Lang::En);
+        assert_eq!(lang("de"), Lang::En);
+        assert_eq!(lang(""), Lang::En);
     }
 }

@@ -1,13 +1,23 @@
 //! The toolstream chat UI: rendered on the server, hydrated in the browser.
 
+#[cfg(feature = "hydrate")]
+mod api;
 pub mod chat;
+#[cfg(feature = "hydrate")]
+mod clipboard;
 pub mod components;
+pub mod format;
 pub mod i18n;
+pub mod markdown;
 pub mod pages;
 #[cfg(feature = "hydrate")]
+mod perf;
+#[cfg(feature = "hydrate")]
 mod socket;
+pub mod state;
 #[cfg(feature = "hydrate")]
 mod storage;
+pub mod wire;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -52,10 +62,10 @@ pub fn ui_lang() -> Lang {
             .document_element()
             .and_then(|root| root.get_attribute("lang"))
             .unwrap_or_default();
-        return Lang::from_header(&tag);
+        return UiLang::from_header(&tag).0;
     }
     #[allow(unreachable_code)]
-    Lang::default()
+    Lang::En
 }
 
 /// The root component.

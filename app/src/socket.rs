@@ -2,19 +2,25 @@
 //!
 //! It connects on load, reconnects after a drop with exponential backoff and jitter,
 //! and resumes the stored session so that no event of a running turn is lost or
-//! shown twice. The conversation is saved to local storage as it changes.
+//! shown twice. The conversation is saved to local storage when a turn ends, on the
+//! user's actions and when the page is hidden: never per streamed piece.
 
 use std::time::Duration;
 
-use futures::{SinkExt, StreamExt, channel::mpsc};
-use gloo_net::websocket::{Message, WebSocketError, futures::WebSocket};
-use leptos::{ev, prelude::*, task::spawn_local};
-use protocol::{ClientMessage, ErrorCode, LlmDescriptor, ServerEvent, ServerFrame, ToolDescriptor};
+mod connection;
+mod conversations;
 
+use leptos::{ev, prelude::*};
+use protocol::{
+    ClientMessage, ConversationSummary, ErrorCode, LlmDescriptor, ServerEvent, ToolDescriptor,
+};
+
+use self::connection::{Connection, Event};
 use crate::{
-    chat::{Applied, Conversation, TurnError},
+    chat::{Applied, Conversation, TurnCell, TurnError},
     i18n::Text,
-    pages::chat::{ChatState, Status},
+    perf,
+    state::{ChatState, Status},
     storage,
 };
 
@@ -32,8 +38,8 @@ const CLOSE_TAKEN_OVER: u16 = 4000;
 #[derive(Clone, Copy)]
 pub struct Socket {
     state: ChatState,
-    /// Sends to the current connection; `None` when there is none.
-    outbox: StoredValue<Option<mpsc::UnboundedSender<String>>, LocalStorage>,
+    /// The current connection; `None` when there is none.
+    outbox: StoredValue<Option<Connection>, LocalStorage>,
     /// Bumped whenever a connection is replaced, so a stale one changes nothing.
     generation: StoredValue<u64>,
     /// Failed attempts since the last good connection, for the backoff.
@@ -62,7 +68,7 @@ impl Socket {
     /// Restores the saved conversation and connects (once, after hydration).
     pub fn start(self) {
         if let Some(saved) = storage::load_conversation() {
-            self.state.conversation.set(saved);
+            self.state.reset(saved);
         }
         // Back online: try at once instead of waiting for the backoff.
         let _ = window_event_listener(ev::online, move |_| {
@@ -70,6 +76,9 @@ impl Socket {
                 self.open();
             }
         });
+        // What streamed since the last turn ended is kept when the page goes away.
+        let _ = window_event_listener(ev::pagehide, move |_| self.save());
+        self.refresh_conversations();
         self.open();
     }
 
@@ -99,7 +108,7 @@ impl Socket {
             self.stop();
         }
         self.drop_connection();
-        self.state.conversation.set(Conversation::default());
+        self.state.reset(Conversation::default());
         self.state.announcement.set(String::new());
         storage::clear_conversation();
         self.connect_now();
@@ -107,18 +116,52 @@ impl Socket {
 
     /// Sends a user message.
     pub fn send(self, content: String) {
-        self.state.conversation.update(|c| {
-            c.ask(content.clone());
-        });
-        self.save();
-        if !self.transmit(&ClientMessage::Message { content }) {
-            self.state.conversation.update(|c| {
-                c.refuse_latest(TurnError {
-                    code: None,
-                    message: "not connected".into(),
-                });
+        self.state.change(|c| c.ask(content.clone()));
+        self.submit(&ClientMessage::Message { content });
+    }
+
+    /// Replaces the last question with `content`; the server answers it afresh.
+    pub fn edit(self, content: String) {
+        if let Some(Some(_)) = self.state.change(|c| c.edit(content.clone())) {
+            self.submit(&ClientMessage::Edit { content });
+        }
+    }
+
+    /// Asks for a new answer to the last question.
+    pub fn regenerate(self) {
+        if let Some(Some(_)) = self.state.change(|c| c.regenerate()) {
+            self.submit(&ClientMessage::Regenerate {});
+        }
+    }
+
+    /// Saves the turn just recorded and sends its message, or fails the turn when
+    /// there is no connection.
+    fn submit(self, message: &ClientMessage) {
+        if !self.transmit(message) {
+            self.refuse(TurnError {
+                code: None,
+                message: "not connected".into(),
             });
         }
+        self.save();
+    }
+
+    fn refuse(self, error: TurnError) {
+        if let Some(Some(local_id)) = self.state.change(|c| c.refuse_latest(error)) {
+            self.state.notify_turn(local_id);
+        }
+    }
+
+    /// Approve or Deny on a tool card.
+    pub fn answer_approval(self, call_id: String, approved: bool) {
+        self.transmit(&if approved {
+            ClientMessage::Approve { call_id }
+        } else {
+            ClientMessage::Deny {
+                call_id,
+                reason: None,
+            }
+        });
     }
 
     /// The Stop button: cancels the running turn and the queued ones.
@@ -137,11 +180,8 @@ impl Socket {
         let Ok(text) = serde_json::to_string(message) else {
             return false;
         };
-        self.outbox.with_value(|outbox| {
-            outbox
-                .as_ref()
-                .is_some_and(|tx| tx.unbounded_send(text).is_ok())
-        })
+        self.outbox
+            .with_value(|outbox| outbox.as_ref().is_some_and(|c| c.send(text)))
     }
 
     fn save(self) {
@@ -150,7 +190,7 @@ impl Socket {
             .with_untracked(storage::save_conversation);
     }
 
-    /// Forgets the current connection; its task drops the socket, which closes it.
+    /// Forgets the current connection, which closes it.
     fn drop_connection(self) {
         self.generation.update_value(|g| *g += 1);
         self.outbox.set_value(None);
@@ -167,51 +207,34 @@ impl Socket {
         if let Some(key) = storage::api_key() {
             protocols.push(format!("bearer.{key}"));
         }
-        let socket = match WebSocket::open_with_protocols(&endpoint(), &protocols) {
-            Ok(socket) => socket,
-            Err(_) => return self.schedule_reconnect(),
+        self.generation.update_value(|g| *g += 1);
+        let generation = self.generation.get_value();
+        let current = move || self.generation.get_value() == generation;
+        let opened = Connection::open(&endpoint(), &protocols, move |event| {
+            if !current() {
+                return; // A replaced connection changes nothing.
+            }
+            match event {
+                Event::Text(text) => self.receive(&text),
+                Event::Closed(code) => self.closed(code),
+            }
+        });
+        let Some(connection) = opened else {
+            // The browser refuses a key that cannot be a subprotocol (spaces, `/`,
+            // `=`): retrying cannot help, so ask for the key again.
+            if protocols.len() > 1 {
+                self.manual.set_value(true);
+                self.state.needs_key.set(true);
+                return self.state.status.set(Status::Offline);
+            }
+            return self.schedule_reconnect();
         };
         self.state.status.set(if self.attempts.get_value() == 0 {
             Status::Connecting
         } else {
             Status::Reconnecting
         });
-        self.generation.update_value(|g| *g += 1);
-        let generation = self.generation.get_value();
-        let current = move || self.generation.get_value() == generation;
-        let (outbox, mut pending) = mpsc::unbounded::<String>();
-        self.outbox.set_value(Some(outbox));
-
-        // One task owns the socket: dropping it is what closes the connection.
-        spawn_local(async move {
-            let mut socket = socket.fuse();
-            let mut close_code = None;
-            loop {
-                futures::select! {
-                    outgoing = pending.next() => match outgoing {
-                        Some(text) => {
-                            if socket.send(Message::Text(text)).await.is_err() {
-                                break;
-                            }
-                        }
-                        None => break,
-                    },
-                    incoming = socket.next() => match incoming {
-                        Some(Ok(Message::Text(text))) if current() => self.receive(&text),
-                        Some(Ok(_)) => {}
-                        Some(Err(WebSocketError::ConnectionClose(event))) => {
-                            close_code = Some(event.code);
-                            break;
-                        }
-                        Some(Err(_)) | None => break,
-                    },
-                }
-            }
-            drop(socket);
-            if current() {
-                self.closed(close_code);
-            }
-        });
+        self.outbox.set_value(Some(connection));
     }
 
     /// The connection ended without the user asking.
@@ -259,7 +282,8 @@ impl Socket {
 
     /// Applies one server frame.
     fn receive(self, text: &str) {
-        let Ok(frame) = serde_json::from_str::<ServerFrame>(text) else {
+        let _timing = perf::Span::start(perf::FRAME);
+        let Some(frame) = crate::wire::decode(text) else {
             return; // A type this client does not know yet.
         };
         match &frame.event {
@@ -267,27 +291,45 @@ impl Socket {
                 session_id,
                 llm,
                 tools,
+                conversation,
                 ..
-            } => return self.ready(session_id, llm, tools),
+            } => return self.ready(session_id, llm, tools, conversation.as_ref()),
             ServerEvent::Error { code, message } if frame.turn_id.is_none() => {
                 return self.connection_error(*code, message);
             }
+            ServerEvent::ToolsChanged { tools } => return self.state.tools.set(tools.clone()),
             _ => {}
         }
-        let applied = self.state.conversation.try_update(|c| c.apply(&frame));
-        if let Some(Applied::Turn { local_id, finished }) = applied {
-            if finished {
-                self.announce(local_id);
-            }
-            // Pieces of a streamed answer are not saved one by one: the saved
-            // `last_seq` then predates them, and a resume sends them again.
-            if !matches!(frame.event, ServerEvent::ResponseDelta { .. }) {
-                self.save();
-            }
+        let applied = self.state.apply(&frame);
+        // Saved when a turn ends: the saved `last_seq` then predates what streams
+        // in between, and a resume after a reload sends it again.
+        if let Applied::Turn {
+            local_id,
+            finished: true,
+            ..
+        } = applied
+        {
+            self.announce(local_id);
+            self.save();
+        }
+        // The list shows a new conversation (titled by its first question) as its
+        // first turn starts, and each turn's count and time.
+        if matches!(
+            frame.event,
+            ServerEvent::Start { .. } | ServerEvent::Complete { .. }
+        ) && applied != Applied::Nothing
+        {
+            self.refresh_conversations();
         }
     }
 
-    fn ready(self, session_id: &str, llm: &LlmDescriptor, tools: &[ToolDescriptor]) {
+    fn ready(
+        self,
+        session_id: &str,
+        llm: &LlmDescriptor,
+        tools: &[ToolDescriptor],
+        summary: Option<&ConversationSummary>,
+    ) {
         self.state.llm.set(Some(llm.clone()));
         self.state.tools.set(tools.to_vec());
         let stored = self
@@ -310,14 +352,20 @@ impl Socket {
                 });
                 return; // Connected once the server answers.
             }
-            _ => {
-                self.state
-                    .conversation
-                    .update(|c| c.switch_session(session_id.to_owned()));
-                self.save();
-            }
+            _ => self.switch_session(session_id.to_owned()),
+        }
+        if let Some(usage) = summary.and_then(|s| s.usage) {
+            self.state.change(|c| c.usage = Some(usage));
         }
         self.connected();
+    }
+
+    fn switch_session(self, session_id: String) {
+        let interrupted = self.state.change(|c| c.switch_session(session_id));
+        for local_id in interrupted.unwrap_or_default() {
+            self.state.notify_turn(local_id);
+        }
+        self.save();
     }
 
     fn connected(self) {
@@ -333,20 +381,16 @@ impl Socket {
                 // The server no longer has the session: continue in the fresh one.
                 let fresh = self.fresh.with_value(Clone::clone);
                 if let Some(fresh) = fresh {
-                    self.state.conversation.update(|c| c.switch_session(fresh));
-                    self.save();
+                    self.switch_session(fresh);
                 }
                 self.resuming.set_value(None);
                 self.connected();
             }
             Some(ErrorCode::ResumeGap) => {}
             _ => {
-                let error = TurnError {
+                self.refuse(TurnError {
                     code,
                     message: message.to_owned(),
-                };
-                self.state.conversation.update(|c| {
-                    c.refuse_latest(error);
                 });
                 self.save();
             }
@@ -356,9 +400,11 @@ impl Socket {
     /// Tells screen readers how a turn ended.
     fn announce(self, local_id: u64) {
         let text = self.state.conversation.with_untracked(|c| {
-            c.turn(local_id).map(|turn| match &turn.error {
-                Some(error) => error.message.clone(),
-                None => turn.answer.clone(),
+            c.cell(local_id).map(|cell| {
+                cell.read_turn(|turn| match &turn.error {
+                    Some(error) => error.message.clone(),
+                    None => turn.answer.clone(),
+                })
             })
         });
         if let Some(text) = text.filter(|t| !t.is_empty()) {

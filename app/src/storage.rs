@@ -3,7 +3,7 @@
 
 use leptos::prelude::window;
 
-use crate::chat::Conversation;
+use crate::state::LiveConversation;
 
 const CONVERSATION: &str = "toolstream.conversation.v1";
 const API_KEY: &str = "toolstream.api_key";
@@ -12,12 +12,12 @@ fn storage() -> Option<web_sys::Storage> {
     window().local_storage().ok().flatten()
 }
 
-pub fn load_conversation() -> Option<Conversation> {
+pub fn load_conversation() -> Option<LiveConversation> {
     let text = storage()?.get_item(CONVERSATION).ok()??;
-    serde_json::from_str(&text).ok()
+    LiveConversation::restore(&text)
 }
 
-pub fn save_conversation(conversation: &Conversation) {
+pub fn save_conversation(conversation: &LiveConversation) {
     if let (Some(storage), Ok(text)) = (storage(), serde_json::to_string(conversation)) {
         // Full storage is not worth failing over: the page works without it.
         let _ = storage.set_item(CONVERSATION, &text);

@@ -49,6 +49,9 @@ enum Scenario {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // reqwest is built without a TLS provider of its own when the server (which picks
+    // ring) is built alongside; name it here too, or building a client panics.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

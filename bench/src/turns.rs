@@ -17,9 +17,10 @@ type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 #[derive(Debug, clap::Args)]
 pub struct Options {
-    /// The server's WebSocket URL.
+    /// The server's WebSocket URL; repeat it for several servers sharing sessions
+    /// (clients are spread over them in turn).
     #[arg(long, default_value = "ws://127.0.0.1:8000/ws")]
-    url: String,
+    url: Vec<String>,
     /// Concurrent clients, each with its own connection.
     #[arg(long, default_value_t = 50)]
     clients: usize,
@@ -131,15 +132,16 @@ pub async fn run(options: Options) -> anyhow::Result<Value> {
     let rss_before = options.server_pid.and_then(rss_kib);
     // Connect everyone first, so the measured time is turns only.
     let mut sockets = Vec::with_capacity(options.clients);
-    for _ in 0..options.clients {
-        sockets.push(connect(&options.url).await?);
+    for client in 0..options.clients {
+        sockets.push(connect(&options.url[client % options.url.len()]).await?);
     }
     let started = Instant::now();
     let tasks: FuturesUnordered<_> = sockets
         .into_iter()
         .enumerate()
         .map(|(client, mut socket)| {
-            let (turns, chained, url) = (options.turns, options.chained, options.url.clone());
+            let url = options.url[client % options.url.len()].clone();
+            let (turns, chained) = (options.turns, options.chained);
             let interval = options.rate.map(|rate| Duration::from_secs_f64(1.0 / rate));
             // Paced clients start spread over one interval, not all at once.
             let phase = interval.map(|i| i.mul_f64(client as f64 / options.clients as f64));

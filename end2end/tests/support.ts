@@ -1,19 +1,53 @@
 import { test as base, expect, type Page } from "@playwright/test";
 import { spawn, type ChildProcess } from "node:child_process";
-import * as net from "node:net";
+import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
+import * as readline from "node:readline";
 
 const root = path.resolve(__dirname, "../..");
 
-/** A free TCP port on loopback. */
-export async function freePort(): Promise<number> {
+/**
+ * The port a process prints once it listens: no port is picked and released before
+ * the process binds it (another process could take it meanwhile). `find` reads one
+ * line of the process's output; the rest of the output is read and dropped.
+ */
+function listeningPort(child: ChildProcess, find: (line: string) => number | undefined, timeoutMs = 20_000): Promise<number> {
   return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject()));
+    const stdout = child.stdout;
+    if (!stdout) return reject(new Error("the process's output is not piped"));
+    const lines = readline.createInterface({ input: stdout });
+    const timer = setTimeout(() => reject(new Error("the process never said where it listens")), timeoutMs);
+    lines.on("line", (line) => {
+      const port = find(line);
+      if (port !== undefined) {
+        clearTimeout(timer);
+        resolve(port);
+      }
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the process exited (${code}) before listening`));
     });
   });
+}
+
+/** The port in the server's "toolstream server listening" log line (JSON logs). */
+function serverPort(line: string): number | undefined {
+  try {
+    const entry = JSON.parse(line);
+    if (entry.message !== "toolstream server listening") return undefined;
+    const port = Number(String(entry.address).split(":").pop());
+    return Number.isInteger(port) && port > 0 ? port : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The port in a fixture's "listening on PORT" line. */
+function fixturePort(line: string): number | undefined {
+  const match = /^listening on (\d+)$/.exec(line.trim());
+  return match ? Number(match[1]) : undefined;
 }
 
 async function waitFor(url: string, timeoutMs = 20_000): Promise<void> {
@@ -38,13 +72,19 @@ async function stopProcess(child: ChildProcess | undefined): Promise<void> {
   if (child.exitCode === null) child.kill("SIGKILL");
 }
 
-/** The release `server` binary, run the way operators run it. */
+/** The release `server` binary, run the way operators run it, with its own SQLite
+ *  file (kept across `restart()`, removed by `remove()`). */
 export class AgentServer {
   private child?: ChildProcess;
-  constructor(
-    readonly port: number,
-    private env: Record<string, string> = {},
-  ) {}
+  readonly database = path.join(os.tmpdir(), `toolstream-e2e-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.db`);
+  /** Learned from the first start (on port 0); a restart keeps it, as a real restart would. */
+  port = 0;
+  constructor(private env: Record<string, string> = {}) {}
+
+  /** Deletes the server's database files. */
+  remove(): void {
+    for (const suffix of ["", "-wal", "-shm", "-journal"]) fs.rmSync(this.database + suffix, { force: true });
+  }
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
@@ -58,12 +98,16 @@ export class AgentServer {
         HOST: "127.0.0.1",
         PORT: String(this.port),
         LEPTOS_SITE_ROOT: "target/site",
-        LOG_LEVEL: "warn",
+        // Warnings only, plus the startup lines that say where it listens.
+        LOG_LEVEL: "warn,server::startup=info",
+        LOG_FORMAT: "json",
         RATE_LIMIT_PER_SEC: "0",
+        DATABASE_URL: `sqlite://${this.database}`,
         ...this.env,
       },
-      stdio: ["ignore", "ignore", "inherit"],
+      stdio: ["ignore", "pipe", "inherit"],
     });
+    this.port = await listeningPort(this.child, serverPort);
     await waitFor(`${this.url}/healthz`);
   }
 
@@ -80,10 +124,8 @@ export class AgentServer {
 /** A real MCP toolbox (the official Python SDK) whose calls take `delay` seconds. */
 export class SlowToolbox {
   private child?: ChildProcess;
-  constructor(
-    readonly port: number,
-    private delay: number,
-  ) {}
+  port = 0;
+  constructor(private delay: number) {}
 
   get url(): string {
     return `http://127.0.0.1:${this.port}/mcp`;
@@ -91,9 +133,10 @@ export class SlowToolbox {
 
   async start(): Promise<void> {
     const python = path.join(root, ".tools/venv/bin/python");
-    this.child = spawn(python, [path.join(__dirname, "../fixtures/slow_toolbox.py"), String(this.port), String(this.delay)], {
-      stdio: ["ignore", "ignore", "inherit"],
+    this.child = spawn(python, [path.join(__dirname, "../fixtures/slow_toolbox.py"), "0", String(this.delay)], {
+      stdio: ["ignore", "pipe", "inherit"],
     });
+    this.port = await listeningPort(this.child, fixturePort);
     await waitFor(`http://127.0.0.1:${this.port}/mcp`);
   }
 
@@ -105,19 +148,18 @@ export class SlowToolbox {
 /** A fake OpenAI-compatible API that streams its answers slowly. */
 export class FakeOpenAi {
   private child?: ChildProcess;
-  constructor(
-    readonly port: number,
-    private pieceDelay: number,
-  ) {}
+  port = 0;
+  constructor(private pieceDelay: number) {}
 
   get baseUrl(): string {
     return `http://127.0.0.1:${this.port}/v1`;
   }
 
   async start(): Promise<void> {
-    this.child = spawn("python3", [path.join(__dirname, "../fixtures/fake_openai.py"), String(this.port), String(this.pieceDelay)], {
-      stdio: ["ignore", "ignore", "inherit"],
+    this.child = spawn("python3", [path.join(__dirname, "../fixtures/fake_openai.py"), "0", String(this.pieceDelay)], {
+      stdio: ["ignore", "pipe", "inherit"],
     });
+    this.port = await listeningPort(this.child, fixturePort);
     await waitFor(`http://127.0.0.1:${this.port}/`);
   }
 
@@ -141,17 +183,20 @@ export const test = base.extend<Fixtures>({
   startServer: async ({}, use) => {
     const started: AgentServer[] = [];
     await use(async (env = {}) => {
-      const server = new AgentServer(await freePort(), env);
+      const server = new AgentServer(env);
       await server.start();
       started.push(server);
       return server;
     });
-    for (const server of started) await server.stop();
+    for (const server of started) {
+      await server.stop();
+      server.remove();
+    }
   },
   startSlowToolbox: async ({}, use) => {
     const started: SlowToolbox[] = [];
     await use(async (delay) => {
-      const toolbox = new SlowToolbox(await freePort(), delay);
+      const toolbox = new SlowToolbox(delay);
       await toolbox.start();
       started.push(toolbox);
       return toolbox;
@@ -161,7 +206,7 @@ export const test = base.extend<Fixtures>({
   startFakeOpenAi: async ({}, use) => {
     const started: FakeOpenAi[] = [];
     await use(async (pieceDelay) => {
-      const api = new FakeOpenAi(await freePort(), pieceDelay);
+      const api = new FakeOpenAi(pieceDelay);
       await api.start();
       started.push(api);
       return api;

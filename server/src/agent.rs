@@ -1,26 +1,35 @@
 //! The agent: runs one turn of the workflow graph and streams its events.
 //!
 //! A turn is `start`, then the graph (`llm` → `tools` → `llm` … → end), then `complete`
-//! with the number of events sent; or `error` when it fails.
+//! with the number of events sent (and the tokens its model calls used, when the
+//! provider reports them); or `error` when it fails. Each turn is a trace of its own
+//! when traces are on ([`crate::otel::spans`]).
 
+pub mod approval;
+mod clock;
 mod graph;
+pub mod history;
 mod llm_node;
 mod tool_node;
 
 use std::{sync::Arc, time::Duration};
 
 use async_trait::async_trait;
-use protocol::{ErrorCode, ServerEvent};
+use protocol::{ErrorCode, ServerEvent, Usage};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::{
     lang::{Lang, detect},
-    llm::{ChatMessage, Llm, LlmError, ToolCall},
-    mcp::{McpClient, McpError},
+    llm::{ChatMessage, Llm, LlmError, ToolCall, usage::Prices},
     metrics::{GaugeGuard, Metrics, OutcomeLabels, ReasonLabels},
+    otel::spans,
+    texts::{Msg, say},
+    tools::{ToolError, Toolbox},
 };
 
+pub use approval::{ApprovalInbox, ApprovalSender, Decision, approval_channel};
 pub use graph::{AgentState, Graph, NodeId, Transition};
 
 /// Where a turn's events go: a WebSocket, an SSE stream, a REST response.
@@ -28,6 +37,16 @@ pub use graph::{AgentState, Graph, NodeId, Transition};
 pub trait EventSink: Send {
     /// Delivers one event. An error means nobody is listening any more.
     async fn send(&mut self, event: ServerEvent) -> Result<(), SinkClosed>;
+
+    /// The conversation (session) these events belong to, for traces.
+    fn conversation_id(&self) -> Option<&str> {
+        None
+    }
+
+    /// The tokens of a turn that ends without `complete` (failed or cancelled after
+    /// some model calls), so that what they cost is still recorded. A completed
+    /// turn's usage travels in its `complete` event instead.
+    fn record_usage(&mut self, _usage: Usage) {}
 }
 
 /// The receiver of a turn's events is gone.
@@ -44,13 +63,26 @@ pub struct AgentSettings {
     pub turn_timeout: Duration,
     /// The longest one LLM call may take.
     pub llm_timeout: Duration,
+    /// The most history sent to the model, in bytes of text ([`history`]).
+    pub max_history_bytes: usize,
+    /// The longest answer one model call may give, in characters.
+    pub max_answer_chars: usize,
+    /// Turns running at once, on every transport.
+    pub max_concurrent_turns: usize,
+    /// How long a tool call waits for the user's approval before it is denied.
+    pub approval_timeout: Duration,
+    /// Tool results longer than this (in characters) are cut, with a note, for the
+    /// model and in events.
+    pub max_tool_result_chars: usize,
+    /// The price table for usage (`LLM_PRICE_*_PER_MTOK`), if any.
+    pub prices: Option<Prices>,
 }
 
 /// Why a turn failed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum AgentError {
     #[error(transparent)]
-    Toolbox(#[from] McpError),
+    Toolbox(#[from] ToolError),
     #[error(transparent)]
     Llm(#[from] LlmError),
     #[error("the agent reached its limit of {0} iterations without an answer")]
@@ -59,6 +91,9 @@ pub enum AgentError {
     Timeout(Duration),
     #[error("the turn was cancelled")]
     Cancelled,
+    /// `MAX_CONCURRENT_TURNS` turns are running already.
+    #[error("the server is running as many turns as it may")]
+    Busy,
     #[error(transparent)]
     ClientGone(#[from] SinkClosed),
 }
@@ -67,67 +102,41 @@ impl AgentError {
     /// The stable code sent with the `error` event.
     pub fn code(&self) -> ErrorCode {
         match self {
-            Self::Toolbox(McpError::Unavailable(_)) => ErrorCode::ToolboxUnavailable,
-            Self::Toolbox(McpError::Timeout { .. }) | Self::Timeout(_) => ErrorCode::Timeout,
+            Self::Toolbox(ToolError::Unavailable { .. }) => ErrorCode::ToolboxUnavailable,
+            Self::Toolbox(ToolError::Timeout { .. }) | Self::Timeout(_) => ErrorCode::Timeout,
+            Self::Toolbox(ToolError::Cancelled) => ErrorCode::Cancelled,
             Self::Llm(LlmError::Timeout) => ErrorCode::Timeout,
             Self::Llm(_) => ErrorCode::LlmUnavailable,
             Self::IterationLimit(_) => ErrorCode::IterationLimit,
             Self::Cancelled | Self::ClientGone(_) => ErrorCode::Cancelled,
+            Self::Busy => ErrorCode::Busy,
         }
     }
 
     /// A clear message for the user, in their language, that leaks no internals.
     pub fn user_message(&self, lang: Lang) -> String {
-        match (lang, self) {
-            (Lang::Es, Self::Toolbox(McpError::Unavailable(_))) => {
-                "El toolbox de herramientas no está disponible ahora mismo. Inténtalo de nuevo en unos segundos.".into()
+        let msg = match self {
+            Self::Toolbox(ToolError::Unavailable { server, .. }) => Msg::ToolboxUnavailable(server),
+            Self::Toolbox(ToolError::Timeout { tool, timeout }) => Msg::ToolTimeout {
+                tool,
+                secs: timeout.as_secs_f32(),
+            },
+            Self::Llm(LlmError::Timeout) => Msg::LlmTimeout,
+            Self::Llm(LlmError::Unavailable(why)) => Msg::LlmUnavailable(why),
+            Self::Llm(LlmError::Refused(why)) => Msg::LlmRefused(why),
+            Self::Llm(LlmError::AccessDenied) => Msg::LlmAccessDenied,
+            Self::Llm(LlmError::ModelNotFound(model)) => Msg::LlmModelNotFound(model),
+            Self::Llm(LlmError::Throttled) => Msg::LlmThrottled,
+            Self::IterationLimit(n) => Msg::IterationLimit(*n),
+            Self::Timeout(limit) => Msg::TurnTimeout {
+                secs: limit.as_secs_f32(),
+            },
+            Self::Cancelled | Self::ClientGone(_) | Self::Toolbox(ToolError::Cancelled) => {
+                Msg::TurnCancelled
             }
-            (Lang::Es, Self::Toolbox(McpError::Timeout { tool, timeout })) => format!(
-                "La herramienta {tool} no respondió en {} s. Inténtalo de nuevo.",
-                timeout.as_secs_f32()
-            ),
-            (Lang::Es, Self::Llm(LlmError::Timeout)) => {
-                "El modelo de lenguaje no respondió a tiempo. Inténtalo de nuevo.".into()
-            }
-            (Lang::Es, Self::Llm(LlmError::Unavailable(_))) => {
-                "El modelo de lenguaje no está disponible ahora mismo. Inténtalo de nuevo más tarde.".into()
-            }
-            (Lang::Es, Self::Llm(LlmError::Refused(why))) => {
-                format!("El modelo de lenguaje rechazó la petición: {why}")
-            }
-            (Lang::Es, Self::Llm(LlmError::AccessDenied)) => {
-                "El servidor no tiene permiso para usar el modelo de lenguaje (revisa sus credenciales y su acceso al modelo).".into()
-            }
-            (Lang::Es, Self::Llm(LlmError::ModelNotFound(model))) => {
-                format!("El modelo de lenguaje configurado ({model}) no existe o no está disponible.")
-            }
-            (Lang::Es, Self::Llm(LlmError::Throttled)) => {
-                "El modelo de lenguaje está recibiendo demasiadas peticiones. Inténtalo de nuevo en unos segundos.".into()
-            }
-            (Lang::Es, Self::IterationLimit(n)) => format!(
-                "El agente se detuvo tras {n} iteraciones sin llegar a una respuesta. Prueba a dividir la petición en partes."
-            ),
-            (Lang::Es, Self::Timeout(limit)) => format!(
-                "La respuesta tardó más de {} s y se canceló. Inténtalo de nuevo.",
-                limit.as_secs_f32()
-            ),
-            (Lang::Es, Self::Cancelled | Self::ClientGone(_)) => "Turno cancelado.".into(),
-            (Lang::En, Self::Toolbox(McpError::Unavailable(_))) => {
-                "The toolbox is unavailable right now. Please try again in a few seconds.".into()
-            }
-            (Lang::En, Self::Cancelled | Self::ClientGone(_)) => "Turn cancelled.".into(),
-            // Retrying does not help with these two: say what to fix instead.
-            (Lang::En, Self::Llm(LlmError::AccessDenied)) => {
-                "The server is not allowed to use the language model (check its credentials and its access to the model).".into()
-            }
-            (Lang::En, Self::Llm(LlmError::ModelNotFound(model))) => {
-                format!("The configured language model ({model}) does not exist or is not available.")
-            }
-            (Lang::En, Self::IterationLimit(n)) => format!(
-                "The agent stopped after {n} iterations without reaching an answer. Try splitting the request into parts."
-            ),
-            (Lang::En, other) => format!("{other}. Please try again."),
-        }
+            Self::Busy => Msg::ServerBusy,
+        };
+        say(lang, msg).into_owned()
     }
 }
 
@@ -149,29 +158,60 @@ pub struct TurnSummary {
     /// This turn's conversation entries (user message, model replies, tool results),
     /// to append to the history.
     pub messages: Vec<ChatMessage>,
+    /// The tokens its model calls used (priced when there is a price table); `None`
+    /// when the provider reports none.
+    pub usage: Option<Usage>,
 }
+
+/// A place among the turns allowed to run at once, held for a turn's whole run.
+pub struct TurnPermit(#[allow(dead_code)] OwnedSemaphorePermit);
 
 /// The agent: a workflow graph over an LLM and the MCP toolbox.
 pub struct Agent {
     llm: Arc<dyn Llm>,
-    mcp: McpClient,
+    toolbox: Arc<dyn Toolbox>,
     settings: AgentSettings,
     metrics: Arc<Metrics>,
+    /// One permit per turn allowed to run at once (`MAX_CONCURRENT_TURNS`).
+    turns: Arc<Semaphore>,
 }
 
 impl Agent {
     pub fn new(
         llm: Arc<dyn Llm>,
-        mcp: McpClient,
+        toolbox: Arc<dyn Toolbox>,
         settings: AgentSettings,
         metrics: Arc<Metrics>,
     ) -> Self {
+        let turns = Arc::new(Semaphore::new(settings.max_concurrent_turns.max(1)));
         Self {
             llm,
-            mcp,
+            toolbox,
             settings,
             metrics,
+            turns,
         }
+    }
+
+    /// Reserves a place for one turn, or says the server is busy.
+    fn admit(&self) -> Result<TurnPermit, AgentError> {
+        match Arc::clone(&self.turns).try_acquire_owned() {
+            Ok(permit) => Ok(TurnPermit(permit)),
+            Err(_) => {
+                self.record_outcome("busy");
+                Err(AgentError::Busy)
+            }
+        }
+    }
+
+    /// Says the server is busy, without reserving anything, when every place for a
+    /// turn is taken (for callers that answer before queueing, such as REST).
+    pub fn refuse_if_full(&self) -> Result<(), AgentError> {
+        if self.turns.available_permits() == 0 {
+            self.record_outcome("busy");
+            return Err(AgentError::Busy);
+        }
+        Ok(())
     }
 
     /// Counts a turn that panicked (and was reported as an internal error).
@@ -190,24 +230,41 @@ impl Agent {
         self.llm.as_ref()
     }
 
-    pub fn mcp(&self) -> &McpClient {
-        &self.mcp
+    /// The tools the agent calls.
+    pub fn toolbox(&self) -> &Arc<dyn Toolbox> {
+        &self.toolbox
     }
 
     /// Runs one turn for `input`, after `history`, sending every event to `sink`.
-    /// Ends with `complete` or `error` unless the sink is gone. `cancel` stops the
-    /// turn: the LLM call and the tool call in flight are dropped.
+    /// Ends with `complete` or `error` unless the sink is gone; when too many turns
+    /// run already, the only event is an `error` with code `busy`. `cancel` stops the
+    /// turn: the LLM call and the tool call in flight are dropped. Only the newest
+    /// turns of `history` that fit `max_history_bytes` reach the model.
     pub async fn run_turn(
         &self,
         turn_id: &str,
         input: &str,
         history: &[ChatMessage],
         sink: &mut dyn EventSink,
+        approvals: &ApprovalInbox,
         cancel: &CancellationToken,
     ) -> Result<TurnSummary, AgentError> {
+        let _permit = match self.admit() {
+            Ok(permit) => permit,
+            Err(error) => {
+                tracing::info!(turn_id = %turn_id, "turn refused: the server is busy");
+                let event =
+                    ServerEvent::error_with_code(error.code(), error.user_message(detect(input)));
+                let _ = sink.send(event).await;
+                return Err(error);
+            }
+        };
         let span = tracing::info_span!("turn", turn_id = %turn_id);
-        self.run_turn_inner(input, history, sink, cancel)
+        let trace = spans::invoke_agent(turn_id, self.llm.info(), sink.conversation_id());
+        let history = &history[history::window_start(history, self.settings.max_history_bytes)..];
+        self.run_turn_inner(input, history, sink, approvals, cancel, trace.clone())
             .instrument(span)
+            .instrument(trace)
             .await
     }
 
@@ -216,25 +273,45 @@ impl Agent {
         input: &str,
         history: &[ChatMessage],
         sink: &mut dyn EventSink,
+        approvals: &ApprovalInbox,
         cancel: &CancellationToken,
+        trace: tracing::Span,
     ) -> Result<TurnSummary, AgentError> {
         let started = std::time::Instant::now();
         let _running = GaugeGuard::new(&self.metrics.turns_running);
         let lang = detect(input);
         let mut emitter = Emitter { sink, sent: 0 };
-        let outcome = self.drive(input, history, lang, &mut emitter, cancel).await;
+        let mut spent = None;
+        let outcome = self
+            .drive(
+                input,
+                history,
+                lang,
+                &mut emitter,
+                approvals,
+                cancel,
+                &mut spent,
+            )
+            .await;
+        let (label, failure) = match &outcome {
+            Ok(_) => ("complete", None),
+            Err(AgentError::Cancelled | AgentError::ClientGone(_)) => ("cancelled", None),
+            Err(error) => ("error", Some(error.code())),
+        };
+        spans::record_turn(&trace, label, failure, spent.as_ref());
+        // A turn that ends without `complete` still spent its tokens.
+        if let (Err(_), Some(usage)) = (&outcome, spent) {
+            emitter.sink.record_usage(usage);
+        }
         self.metrics
             .turn_duration
             .observe(started.elapsed().as_secs_f64());
-        self.record_outcome(match &outcome {
-            Ok(_) => "complete",
-            Err(AgentError::Cancelled | AgentError::ClientGone(_)) => "cancelled",
-            Err(_) => "error",
-        });
+        self.record_outcome(label);
         if let Err(AgentError::Toolbox(error)) = &outcome {
             let reason = match error {
-                McpError::Unavailable(_) => "unavailable",
-                McpError::Timeout { .. } => "timeout",
+                ToolError::Unavailable { .. } => "unavailable",
+                ToolError::Timeout { .. } => "timeout",
+                ToolError::Cancelled => "cancelled",
             };
             self.metrics
                 .mcp_errors
@@ -244,7 +321,13 @@ impl Agent {
         match outcome {
             Ok(mut summary) => {
                 summary.steps = emitter.sent;
-                emitter.emit(ServerEvent::complete(emitter.sent)).await?;
+                emitter
+                    .emit(ServerEvent::Complete {
+                        steps: emitter.sent,
+                        usage: summary.usage,
+                        total_usage: None,
+                    })
+                    .await?;
                 tracing::info!(
                     steps = summary.steps,
                     tool_calls = summary.tool_calls.len(),
@@ -276,29 +359,50 @@ impl Agent {
         }
     }
 
+    /// Runs the graph; `spent` gets the tokens of the model calls made, whatever the
+    /// outcome.
+    #[allow(clippy::too_many_arguments)]
     async fn drive(
         &self,
         input: &str,
         history: &[ChatMessage],
         lang: Lang,
         emitter: &mut Emitter<'_>,
+        approvals: &ApprovalInbox,
         cancel: &CancellationToken,
+        spent: &mut Option<Usage>,
     ) -> Result<TurnSummary, AgentError> {
-        let start = match lang {
-            Lang::Es => "Procesando tu solicitud...",
-            Lang::En => "Processing your request...",
-        };
-        emitter.emit(ServerEvent::start(start)).await?;
+        emitter
+            .emit(ServerEvent::start(say(lang, Msg::Processing)))
+            .await?;
         let mut state = AgentState::new(history, input);
-        let graph = Graph::new(self.llm.as_ref(), &self.mcp, &self.settings, &self.metrics);
+        let graph = Graph::new(
+            self.llm.as_ref(),
+            self.toolbox.as_ref(),
+            &self.settings,
+            &self.metrics,
+        );
+        // The budget stands still while a tool call waits for approval.
         let timeout = self.settings.turn_timeout;
-        tokio::select! {
+        let clock = clock::TurnClock::new(timeout);
+        let turn = graph::Turn {
+            lang,
+            approvals,
+            clock: &clock,
+            cancel,
+        };
+        let outcome = tokio::select! {
             biased;
-            () = cancel.cancelled() => return Err(AgentError::Cancelled),
-            outcome = tokio::time::timeout(timeout, graph.run(&mut state, emitter, lang)) => {
-                outcome.map_err(|_| AgentError::Timeout(timeout))??;
-            }
-        }
+            () = cancel.cancelled() => Err(AgentError::Cancelled),
+            () = clock.expired() => Err(AgentError::Timeout(timeout)),
+            outcome = graph.run(&mut state, emitter, turn) => outcome,
+        };
+        // Priced once for the whole turn: the calls' costs summed in one step.
+        state.usage = state
+            .usage
+            .map(|usage| self.settings.prices.map_or(usage, |p| p.price(usage)));
+        *spent = state.usage;
+        outcome?;
         Ok(state.into_summary(history.len()))
     }
 }

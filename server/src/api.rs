@@ -1,103 +1,108 @@
-//! The REST agent: the same turns as the WebSocket, for integrations.
+//! The REST API: the same agent and conversations as the WebSocket, for integrations.
 //!
-//! - `POST /api/chat`: runs a turn, answers with the response and the tool calls.
-//! - `POST /api/chat/stream`: the same turn as Server-Sent Events carrying the
-//!   WebSocket protocol's events.
+//! - `POST /api/chat`, `POST /api/chat/stream`: run a turn (JSON answer; Server-Sent
+//!   Events), in a new conversation or, with `conversation_id`, an existing one.
+//! - `/api/conversations`: list, read, rename and delete the caller's conversations.
+//! - `POST /api/conversations/{id}/approvals/{call_id}`: approve or deny a tool call.
 //! - `GET /api/openapi.json`: the OpenAPI document, generated from this code.
+//!
+//! The caller is identified by the owner cookie (see `owner.rs`). Each client address
+//! may start `CLIENT_RATE_LIMIT_PER_SEC` turns per second and run
+//! `MAX_API_TURNS_PER_CLIENT` at once (429 beyond); the server runs at most
+//! `MAX_CONCURRENT_TURNS` turns (503 beyond); each Server-Sent Event is at most
+//! `MAX_SSE_EVENT_BYTES`.
 
-use std::convert::Infallible;
+mod approvals;
+mod chat;
+mod conversations;
+mod sse;
 
-use async_trait::async_trait;
+use std::{net::SocketAddr, sync::Arc};
+
 use axum::{
     Json, Router,
-    extract::{
-        DefaultBodyLimit, Request, State,
-        rejection::{BytesRejection, JsonRejection},
-    },
+    body::Body,
+    extract::{ConnectInfo, DefaultBodyLimit, Request, State},
     middleware::Next,
-    response::{
-        IntoResponse, Response,
-        sse::{Event, KeepAlive, Sse},
-    },
+    response::{IntoResponse, Response},
     routing::{get, post},
 };
-use futures::Stream;
-use protocol::{Args, ServerEvent, ServerFrame};
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
-use tokio::sync::mpsc;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::OpenApi;
 
 use crate::{
-    agent::{EventSink, SinkClosed},
     error::{AppError, ErrorBody},
-    lang::detect,
+    limits::ClientLimits,
+    metrics::Metrics,
     security,
+    serve::{Guarded, Peer},
     state::AppState,
-    ws::{connection::new_id, session::now_ms},
+    transcript,
 };
 
-/// A chat request (documents the body; handlers validate it by hand).
-#[derive(Debug, Deserialize, ToSchema)]
-#[allow(dead_code)]
-#[schema(example = json!({ "message": "Suma 10 y 5" }))]
-pub struct ChatRequest {
-    /// What the user asks, in Spanish or English.
-    pub message: String,
-}
-
-/// The outcome of a turn.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({
-    "response": "La suma de 10 y 5 es 15.",
-    "tool_calls": [{ "tool": "add", "args": { "a": 10, "b": 5 }, "result": "15" }],
-    "steps": 5,
-    "turn_id": "3f2a9c1b7d4e5a60"
-}))]
-pub struct ChatResponse {
-    /// The agent's answer.
-    pub response: String,
-    /// The tools called, in order, with their results.
-    pub tool_calls: Vec<ToolCallRecord>,
-    /// Events the turn produced before completing (as in the WebSocket `complete`).
-    pub steps: u32,
-    /// Identifies the turn in the server's logs.
-    pub turn_id: String,
-}
-
-/// One tool call of a turn.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ToolCallRecord {
-    pub tool: String,
-    /// The arguments, numbers as given.
-    #[schema(value_type = Object)]
-    pub args: Args,
-    /// The result as text (`"15"`), or the error message when `is_error`.
-    pub result: String,
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub is_error: bool,
-}
+pub use chat::{ChatRequest, ChatResponse};
 
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "toolstream agent API",
-        description = "Run agent turns over HTTP. When the server has an API key \
+        description = "Run agent turns over HTTP and manage conversations. The caller \
+            is identified by the `toolstream_owner` cookie, which the server sets on \
+            the first response to a request without it: send it back as `Cookie` to \
+            continue, read or delete your conversations. When the server has an API key \
             (`AGENT_API_KEY`), send it as `Authorization: Bearer KEY` or `X-API-Key`."
     ),
-    paths(chat, chat_stream),
-    components(schemas(ChatRequest, ChatResponse, ToolCallRecord, ErrorBody))
+    paths(
+        chat::chat,
+        chat::chat_stream,
+        conversations::list,
+        conversations::read,
+        conversations::rename,
+        conversations::delete,
+        approvals::answer
+    ),
+    components(schemas(
+        ChatRequest,
+        ChatResponse,
+        transcript::ToolCallRecord,
+        transcript::Transcript,
+        transcript::Outcome,
+        conversations::ConversationDetail,
+        conversations::ConversationItem,
+        conversations::TurnDetail,
+        conversations::Rename,
+        approvals::ApprovalAnswer,
+        ErrorBody
+    ))
 )]
 pub struct ApiDoc;
 
-/// The `/api` routes, with their API key check, body limit and CORS.
+/// The `/api` routes, with their rate limits, API key check, body limit and CORS.
 pub fn routes(state: &AppState) -> Router<AppState> {
-    let guarded = Router::new()
-        .route("/api/chat", post(chat))
-        .route("/api/chat/stream", post(chat_stream))
+    let key = state.settings.api_key.clone().map(Arc::new);
+    let turns = Router::new()
+        .route("/api/chat", post(chat::chat))
+        .route("/api/chat/stream", post(chat::chat_stream))
+        // A client over its limits is refused before anything else.
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            require_api_key,
+            (state.limits.clone(), state.metrics.clone()),
+            client_limits,
+        ));
+    let guarded = Router::new()
+        .route("/api/conversations", get(conversations::list))
+        .route(
+            "/api/conversations/{id}",
+            get(conversations::read)
+                .patch(conversations::rename)
+                .delete(conversations::delete),
+        )
+        .route(
+            "/api/conversations/{id}/approvals/{call_id}",
+            post(approvals::answer),
+        )
+        .merge(turns)
+        .layer(axum::middleware::from_fn_with_state(
+            key,
+            security::require_api_key,
         ));
     Router::new()
         .route("/api/openapi.json", get(openapi))
@@ -110,175 +115,31 @@ async fn openapi() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
 
-async fn require_api_key(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let key = state.settings.api_key.as_ref();
-    if security::authorized(key, request.headers(), request.uri().query()) {
-        next.run(request).await
-    } else {
-        AppError::Unauthorized.into_response()
-    }
-}
-
-/// Validates the body into a message to run. The body is read as a JSON object, not
-/// straight into [`ChatRequest`], because serde would also accept `["…"]` for it.
-fn message_of(
-    state: &AppState,
-    body: Result<Json<Map<String, Value>>, JsonRejection>,
-) -> Result<String, AppError> {
-    if state.shutdown.is_cancelled() {
-        return Err(AppError::ShuttingDown);
-    }
-    let Json(object) = body.map_err(|rejection| match rejection {
-        JsonRejection::BytesRejection(BytesRejection::FailedToBufferBody(_)) => {
-            AppError::TooLarge(format!(
-                "the request body is larger than {} bytes",
-                state.settings.max_body_bytes
-            ))
-        }
-        other => AppError::BadRequest(format!(
-            "expected a JSON body such as {{\"message\":\"Suma 10 y 5\"}}: {}",
-            other.body_text()
-        )),
-    })?;
-    let message = match object.get("message") {
-        Some(Value::String(message)) => message.trim(),
-        Some(_) => return Err(AppError::BadRequest("\"message\" must be a string".into())),
-        None => return Err(AppError::BadRequest("the body has no \"message\"".into())),
-    };
-    if message.is_empty() {
-        return Err(AppError::BadRequest("\"message\" is empty".into()));
-    }
-    if message.chars().count() > state.settings.max_content_chars {
-        return Err(AppError::TooLarge(format!(
-            "\"message\" is longer than {} characters",
-            state.settings.max_content_chars
-        )));
-    }
-    Ok(message.to_owned())
-}
-
-/// Runs one agent turn.
-#[utoipa::path(
-    post,
-    path = "/api/chat",
-    request_body = ChatRequest,
-    responses(
-        (status = 200, description = "The turn completed", body = ChatResponse),
-        (status = 400, description = "Malformed or empty input", body = ErrorBody),
-        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
-        (status = 413, description = "Body or message too large", body = ErrorBody),
-        (status = 422, description = "The agent hit its iteration limit", body = ErrorBody),
-        (status = 502, description = "The toolbox or the LLM is unavailable", body = ErrorBody),
-        (status = 503, description = "The server is shutting down", body = ErrorBody),
-        (status = 504, description = "A tool, the LLM or the turn timed out", body = ErrorBody),
-    )
-)]
-async fn chat(
-    State(state): State<AppState>,
-    body: Result<Json<Map<String, Value>>, JsonRejection>,
-) -> Result<Json<ChatResponse>, AppError> {
-    let message = message_of(&state, body)?;
-    let turn_id = new_id();
-    // The turn stops if the client goes away (axum drops this future) or when the
-    // server's shutdown grace period is over.
-    let cancel = state.hard_stop.child_token();
-    let summary = state
-        .agent
-        .run_turn(&turn_id, &message, &[], &mut Discard, &cancel)
-        .await
-        .map_err(|error| AppError::Agent {
-            error,
-            lang: detect(&message),
-        })?;
-    Ok(Json(ChatResponse {
-        response: summary.response,
-        tool_calls: summary
-            .tool_calls
-            .into_iter()
-            .map(|record| ToolCallRecord {
-                tool: record.call.name,
-                args: record.call.args,
-                result: record.result,
-                is_error: record.is_error,
-            })
-            .collect(),
-        steps: summary.steps,
-        turn_id,
-    }))
-}
-
-/// Runs one agent turn and streams its events.
-///
-/// Each Server-Sent Event is named after the event's `type`, and its data is the
-/// event as the WebSocket sends it (`{"type":"tool_call",…}`). The stream ends after
-/// `complete` or `error`.
-#[utoipa::path(
-    post,
-    path = "/api/chat/stream",
-    request_body = ChatRequest,
-    responses(
-        (status = 200, description = "The turn's events", content_type = "text/event-stream", body = String),
-        (status = 400, description = "Malformed or empty input", body = ErrorBody),
-        (status = 401, description = "Missing or wrong API key", body = ErrorBody),
-        (status = 413, description = "Body or message too large", body = ErrorBody),
-        (status = 503, description = "The server is shutting down", body = ErrorBody),
-    )
-)]
-async fn chat_stream(
-    State(state): State<AppState>,
-    body: Result<Json<Map<String, Value>>, JsonRejection>,
-) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, AppError> {
-    let message = message_of(&state, body)?;
-    let turn_id = new_id();
-    let (tx, rx) = mpsc::channel(64);
-    let cancel = state.hard_stop.child_token();
-    tokio::spawn(async move {
-        let mut sink = SseSink {
-            tx,
-            turn_id: turn_id.clone(),
-        };
-        // Errors reach the client as `error` events; a vanished client stops the turn.
-        let _ = state
-            .agent
-            .run_turn(&turn_id, &message, &[], &mut sink, &cancel)
-            .await;
-    });
-    let events = futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|event| (Ok(event), rx))
-    });
-    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
-}
-
-/// Sends turn events as SSE events, serialised once.
-struct SseSink {
-    tx: mpsc::Sender<Event>,
-    turn_id: String,
-}
-
-#[async_trait]
-impl EventSink for SseSink {
-    async fn send(&mut self, event: ServerEvent) -> Result<(), SinkClosed> {
-        let kind = event.kind();
-        let frame = ServerFrame {
-            event,
-            turn_id: Some(self.turn_id.clone()),
-            seq: None,
-            ts_ms: Some(now_ms()),
-        };
-        let data = serde_json::to_string(&frame).map_err(|_| SinkClosed)?;
-        self.tx
-            .send(Event::default().event(kind).data(data))
+/// Admits a REST turn against its client's rate and concurrency, holding the
+/// client's slot until the response (or its event stream) ends.
+async fn client_limits(
+    State((limits, metrics)): State<(Arc<ClientLimits>, Arc<Metrics>)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0);
+    let client = limits.client_ip(request.headers(), Peer(peer).or_unspecified());
+    match limits.api_turn(client) {
+        Ok(slot) => next
+            .run(request)
             .await
-            .map_err(|_| SinkClosed)
-    }
-}
-
-/// `/api/chat` answers from the turn's summary, so its events go nowhere.
-struct Discard;
-
-#[async_trait]
-impl EventSink for Discard {
-    async fn send(&mut self, _event: ServerEvent) -> Result<(), SinkClosed> {
-        Ok(())
+            .map(|body| Body::new(Guarded::new(body, slot))),
+        Err(refused) => {
+            metrics.reject("client_api_limit");
+            tracing::info!(%client, %refused, "REST turn refused");
+            AppError::RateLimited {
+                message: format!("{refused}; try again in a moment"),
+                retry_after_secs: refused.retry_after_secs(),
+            }
+            .into_response()
+        }
     }
 }

@@ -1,14 +1,10 @@
 //! The language of a user's message, so that the agent answers in kind.
 
-/// A language the agent speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Lang {
-    /// Spanish, the language of the original system, and the default when a message
-    /// gives no clue (a bare expression such as `(10 + 5) * 3`).
-    #[default]
-    Es,
-    En,
-}
+pub use protocol::Lang;
+
+/// Spanish, the language of the original system, when a message gives no clue (a
+/// bare expression such as `(10 + 5) * 3`).
+pub const DEFAULT: Lang = Lang::Es;
 
 const SPANISH: &[&str] = &[
     "suma",

@@ -7,6 +7,7 @@ pub mod openai;
 pub mod planner;
 mod settings;
 pub mod tool_names;
+pub mod usage;
 
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ use self::planner::LocalPlanner;
 use async_trait::async_trait;
 use protocol::Args;
 use rmcp::model::JsonObject;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::lang::Lang;
 
@@ -35,10 +36,23 @@ pub struct ToolSpec {
     pub description: String,
     /// The tool's input JSON Schema, as the toolbox published it.
     pub input_schema: Arc<JsonObject>,
+    /// The MCP server that offers it.
+    pub server: String,
+}
+
+impl From<&crate::tools::ToolInfo> for ToolSpec {
+    fn from(tool: &crate::tools::ToolInfo) -> Self {
+        Self {
+            name: tool.name.clone(),
+            description: tool.description.clone(),
+            input_schema: tool.input_schema.clone(),
+            server: tool.server.clone(),
+        }
+    }
 }
 
 /// A tool call the model asked for.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolCall {
     /// Pairs the call with its result in the conversation.
     pub id: String,
@@ -85,17 +99,53 @@ impl ToolCall {
 }
 
 /// What a tool call produced, as the model will read it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ToolOutcome {
     pub call_id: String,
     pub name: String,
     pub content: String,
     /// The tool reported an error; `content` says which.
     pub is_error: bool,
+    /// Images the tool returned, for models that can look at them (Bedrock); the
+    /// others read only `content`, which mentions them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<ToolImage>,
+    /// The user (or the approval timeout) refused the call: it did not run.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub denied: bool,
+}
+
+impl ToolOutcome {
+    /// A text outcome.
+    pub fn text(
+        call_id: impl Into<String>,
+        name: impl Into<String>,
+        content: impl Into<String>,
+        is_error: bool,
+    ) -> Self {
+        Self {
+            call_id: call_id.into(),
+            name: name.into(),
+            content: content.into(),
+            is_error,
+            images: Vec::new(),
+            denied: false,
+        }
+    }
+}
+
+/// An image a tool returned, base64-encoded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolImage {
+    pub mime_type: String,
+    pub data: String,
 }
 
 /// One entry of the conversation the model sees.
-#[derive(Debug, Clone, PartialEq)]
+/// Stored with each turn (as JSON) so that a restarted or another server can rebuild
+/// what the model has seen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ChatMessage {
     User(String),
     Assistant {
@@ -118,13 +168,17 @@ pub struct LlmRequest<'a> {
 pub struct LlmReply {
     pub text: String,
     pub tool_calls: Vec<ToolCall>,
+    /// The tokens this call used, as the provider reported them (no cost yet: the
+    /// agent prices them). `None` when the provider reports none (the local planner,
+    /// servers that do not send usage).
+    pub usage: Option<usage::Usage>,
 }
 
 impl LlmReply {
     pub fn text(text: impl Into<String>) -> Self {
         Self {
             text: text.into(),
-            tool_calls: Vec::new(),
+            ..Self::default()
         }
     }
 }
@@ -177,10 +231,7 @@ pub trait Llm: Send + Sync + 'static {
 
     /// The `step` message shown while this model is consulted.
     fn consulting(&self, lang: Lang) -> String {
-        match lang {
-            Lang::Es => format!("Consultando a {}...", self.info().label),
-            Lang::En => format!("Consulting {}...", self.info().label),
-        }
+        crate::texts::say(lang, crate::texts::Msg::Consulting(&self.info().label)).into_owned()
     }
 
     /// Asks the model for its next move. Streaming implementations push answer text

@@ -1,7 +1,8 @@
-//! The `server` binary: loads settings, sets up logging, runs until SIGTERM or Ctrl-C.
+//! The `server` binary: loads settings, sets up logging (and OpenTelemetry traces when
+//! an OTLP endpoint is set), runs until SIGTERM or Ctrl-C.
 
 use clap::Parser;
-use server::{Application, Settings};
+use server::{Application, Settings, otel::Tracing};
 use toolbox::{signal::shutdown_signal, telemetry};
 
 /// mimalloc: the agent and the toolbox allocate many small, short-lived objects per
@@ -15,7 +16,19 @@ async fn main() -> anyhow::Result<()> {
     if settings.healthcheck {
         toolbox::probe::healthcheck_and_exit(settings.port);
     }
-    telemetry::init(&settings.log_level, settings.log_format)?;
+    let tracing = Tracing::start(&settings.otel, settings.ssl_cert_file.as_deref())?;
+    telemetry::init_with(
+        &settings.log_level,
+        settings.log_format,
+        tracing.as_ref().map(Tracing::layer),
+    )?;
+    if let Some(tracing) = &tracing {
+        tracing.announce();
+    }
     let application = Application::build(settings).await?;
-    application.run_until_stopped(shutdown_signal()).await
+    let outcome = application.run_until_stopped(shutdown_signal()).await;
+    if let Some(tracing) = tracing {
+        tracing.shutdown().await;
+    }
+    outcome
 }

@@ -3,7 +3,7 @@
 //! One registry per application (no global recorder), so several servers in one
 //! process (the tests) each count only their own traffic.
 
-use std::sync::Arc;
+use std::sync::{Arc, atomic::AtomicU64};
 
 use prometheus_client::{
     encoding::{EncodeLabelSet, text::encode},
@@ -35,6 +35,21 @@ pub struct ProviderLabels {
     pub provider: String,
 }
 
+/// The model of an LLM call, and which of its tokens (`input`, `output`).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TokenLabels {
+    pub provider: String,
+    pub model: String,
+    pub kind: &'static str,
+}
+
+/// The model of an LLM call.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ModelLabels {
+    pub provider: String,
+    pub model: String,
+}
+
 /// Why something was refused or failed: a short, fixed vocabulary.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabels {
@@ -58,6 +73,11 @@ pub struct Metrics {
     pub tool_calls: Family<ToolLabels, Histogram>,
     /// Wall time of LLM calls, by provider.
     pub llm_calls: Family<ProviderLabels, Histogram>,
+    /// Tokens the models reported, by provider, model and kind (`input`, `output`).
+    pub llm_tokens: Family<TokenLabels, Counter>,
+    /// What those tokens cost in US dollars, by provider and model, when the server
+    /// has a price table.
+    pub llm_cost: Family<ModelLabels, Counter<f64, AtomicU64>>,
     /// Failures to reach the MCP toolbox, by kind (`unavailable`, `timeout`).
     pub mcp_errors: Family<ReasonLabels, Counter>,
     /// WebSocket upgrades or frames refused, by reason.
@@ -80,6 +100,8 @@ impl Metrics {
             turn_duration: latency_histogram(),
             tool_calls: Family::new_with_constructor(latency_histogram),
             llm_calls: Family::new_with_constructor(latency_histogram),
+            llm_tokens: Family::default(),
+            llm_cost: Family::default(),
             mcp_errors: Family::default(),
             rejected: Family::default(),
             registry: Registry::default(),
@@ -116,6 +138,16 @@ impl Metrics {
             metrics.llm_calls.clone(),
         );
         registry.register(
+            "llm_tokens",
+            "Tokens used by LLM calls, as the provider reported them, by provider, model and kind",
+            metrics.llm_tokens.clone(),
+        );
+        registry.register(
+            "llm_cost_usd",
+            "Cost of LLM calls in US dollars from LLM_PRICE_*_PER_MTOK, by provider and model",
+            metrics.llm_cost.clone(),
+        );
+        registry.register(
             "mcp_errors",
             "Failures to reach the MCP toolbox",
             metrics.mcp_errors.clone(),
@@ -137,6 +169,28 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = encode(&mut text, &self.registry);
         text
+    }
+
+    /// Counts the tokens (and cost, if priced) of one LLM call.
+    pub fn llm_usage(&self, provider: &str, model: &str, usage: &protocol::Usage) {
+        for (kind, tokens) in [
+            ("input", usage.input_tokens),
+            ("output", usage.output_tokens),
+        ] {
+            let labels = TokenLabels {
+                provider: provider.to_owned(),
+                model: model.to_owned(),
+                kind,
+            };
+            self.llm_tokens.get_or_create(&labels).inc_by(tokens);
+        }
+        if let Some(cost) = usage.cost_usd {
+            let labels = ModelLabels {
+                provider: provider.to_owned(),
+                model: model.to_owned(),
+            };
+            self.llm_cost.get_or_create(&labels).inc_by(cost);
+        }
     }
 
     pub fn reject(&self, reason: &'static str) {

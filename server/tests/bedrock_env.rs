@@ -71,8 +71,14 @@ async fn environment_configures_bedrock(listener: std::net::TcpListener) {
         ],
     )
     .await;
-    // LLM_PROVIDER is unset: a Bedrock model id alone selects Bedrock.
-    let app = helpers::spawn_app().await;
+    // LLM_PROVIDER is unset: a Bedrock model id alone selects Bedrock. The LLM
+    // settings come from the environment as the binary reads them (`for_tests()`
+    // itself ignores the environment).
+    let app = helpers::spawn_app_with(|settings| {
+        use clap::Parser;
+        settings.llm = server::Settings::parse_from(["server"]).llm;
+    })
+    .await;
     let mut client = app.connect_raw().await;
     let ServerEvent::Ready { llm, .. } = client.next_event().await else {
         panic!("expected ready first");

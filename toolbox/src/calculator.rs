@@ -1,4 +1,8 @@
 //! The arithmetic tools and the MCP server handler that exposes them.
+//!
+//! Each tool answers with its result as text (`"15"`, the contract of the original
+//! system) and as `structuredContent` (`{"result": 15}`) matching its declared
+//! `outputSchema`. All four are annotated read-only, so hosts run them without asking.
 
 use std::sync::{Arc, OnceLock};
 
@@ -6,10 +10,12 @@ use protocol::format_number;
 use rmcp::{
     ServerHandler,
     handler::server::{common::schema_for_type, router::tool::ToolRouter},
-    model::{Implementation, JsonObject, ServerCapabilities, ServerConfig},
+    model::{
+        CallToolResult, ContentBlock, Implementation, JsonObject, ServerCapabilities, ServerConfig,
+    },
     tool, tool_handler, tool_router,
 };
-use serde_json::Value;
+use serde_json::{Number, Value, json};
 
 /// The two operands every arithmetic tool takes. Only used to generate the tools'
 /// input JSON Schema: arguments are validated by hand so that a bad call becomes a
@@ -27,6 +33,40 @@ struct Operands {
 fn operands_schema() -> Arc<JsonObject> {
     static SCHEMA: OnceLock<Arc<JsonObject>> = OnceLock::new();
     SCHEMA.get_or_init(schema_for_type::<Operands>).clone()
+}
+
+/// What every arithmetic tool returns as `structuredContent`. Only used for the
+/// tools' output JSON Schema.
+#[derive(schemars::JsonSchema)]
+#[allow(dead_code)]
+struct Outcome {
+    /// The result of the operation.
+    result: f64,
+}
+
+fn outcome_schema() -> Arc<JsonObject> {
+    static SCHEMA: OnceLock<Arc<JsonObject>> = OnceLock::new();
+    SCHEMA.get_or_init(schema_for_type::<Outcome>).clone()
+}
+
+/// A result as text and as structured content; a failure as a tool error.
+fn answer(outcome: Result<f64, String>) -> CallToolResult {
+    match outcome {
+        Ok(value) => {
+            // Whole numbers stay integers in JSON too (`15`, not `15.0`).
+            let number = format_number(value)
+                .parse::<i64>()
+                .map(Number::from)
+                .ok()
+                .or_else(|| Number::from_f64(value))
+                .map_or(Value::Null, Value::Number);
+            let mut result =
+                CallToolResult::success(vec![ContentBlock::text(format_number(value))]);
+            result.structured_content = Some(json!({ "result": number }));
+            result
+        }
+        Err(message) => CallToolResult::error(vec![ContentBlock::text(message)]),
+    }
 }
 
 /// An arithmetic operation on two numbers.
@@ -70,8 +110,8 @@ impl Operation {
     }
 }
 
-/// Validates `{a, b}` and computes the operation, as a tool result or a tool error.
-fn evaluate(operation: Operation, args: &JsonObject) -> Result<String, String> {
+/// Validates `{a, b}` and computes the operation, or explains what is wrong.
+fn evaluate(operation: Operation, args: &JsonObject) -> Result<f64, String> {
     if let Some(unexpected) = args.keys().find(|key| *key != "a" && *key != "b") {
         return Err(format!(
             "unexpected argument \"{unexpected}\": this tool takes exactly two numbers, \"a\" and \"b\""
@@ -79,7 +119,7 @@ fn evaluate(operation: Operation, args: &JsonObject) -> Result<String, String> {
     }
     let a = operand(args, "a")?;
     let b = operand(args, "b")?;
-    operation.apply(a, b).map(format_number)
+    operation.apply(a, b)
 }
 
 fn operand(args: &JsonObject, name: &str) -> Result<f64, String> {
@@ -136,37 +176,41 @@ impl Calculator {
     #[tool(
         description = "Add two numbers. Returns a + b.",
         input_schema = operands_schema(),
+        output_schema = outcome_schema(),
         annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
-    fn add(&self, args: JsonObject) -> Result<String, String> {
-        evaluate(Operation::Add, &args)
+    fn add(&self, args: JsonObject) -> CallToolResult {
+        answer(evaluate(Operation::Add, &args))
     }
 
     #[tool(
         description = "Subtract b from a. Returns a - b.",
         input_schema = operands_schema(),
+        output_schema = outcome_schema(),
         annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
-    fn subtract(&self, args: JsonObject) -> Result<String, String> {
-        evaluate(Operation::Subtract, &args)
+    fn subtract(&self, args: JsonObject) -> CallToolResult {
+        answer(evaluate(Operation::Subtract, &args))
     }
 
     #[tool(
         description = "Multiply two numbers. Returns a * b.",
         input_schema = operands_schema(),
+        output_schema = outcome_schema(),
         annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
-    fn multiply(&self, args: JsonObject) -> Result<String, String> {
-        evaluate(Operation::Multiply, &args)
+    fn multiply(&self, args: JsonObject) -> CallToolResult {
+        answer(evaluate(Operation::Multiply, &args))
     }
 
     #[tool(
         description = "Divide a by b. Returns a / b; b must not be zero.",
         input_schema = operands_schema(),
+        output_schema = outcome_schema(),
         annotations(read_only_hint = true, destructive_hint = false, idempotent_hint = true, open_world_hint = false)
     )]
-    fn divide(&self, args: JsonObject) -> Result<String, String> {
-        evaluate(Operation::Divide, &args)
+    fn divide(&self, args: JsonObject) -> CallToolResult {
+        answer(evaluate(Operation::Divide, &args))
     }
 }
 
@@ -191,20 +235,41 @@ mod tests {
         value.as_object().cloned().expect("object")
     }
 
+    fn text(operation: Operation, value: Value) -> Result<String, String> {
+        evaluate(operation, &args(value)).map(format_number)
+    }
+
     #[test]
     fn whole_results_print_without_fraction() {
         assert_eq!(
-            evaluate(Operation::Add, &args(json!({"a": 10, "b": 5}))),
+            text(Operation::Add, json!({"a": 10, "b": 5})),
             Ok("15".into())
         );
         assert_eq!(
-            evaluate(Operation::Divide, &args(json!({"a": 10, "b": 4}))),
+            text(Operation::Divide, json!({"a": 10, "b": 4})),
             Ok("2.5".into())
         );
         assert_eq!(
-            evaluate(Operation::Subtract, &args(json!({"a": 9, "b": 20}))),
+            text(Operation::Subtract, json!({"a": 9, "b": 20})),
             Ok("-11".into())
         );
+    }
+
+    #[test]
+    fn results_come_as_text_and_structured_content() {
+        let result = answer(Ok(15.0));
+        assert_eq!(result.content[0].as_text().unwrap().text, "15");
+        assert_eq!(result.structured_content, Some(json!({"result": 15})));
+        assert_eq!(
+            answer(Ok(2.5)).structured_content,
+            Some(json!({"result": 2.5}))
+        );
+        let failed = answer(Err("division by zero".into()));
+        assert_eq!(failed.is_error, Some(true));
+        assert_eq!(failed.structured_content, None);
+        let schema = Value::Object((*outcome_schema()).clone());
+        assert_eq!(schema["properties"]["result"]["type"], "number");
+        assert_eq!(schema["required"], json!(["result"]));
     }
 
     #[test]

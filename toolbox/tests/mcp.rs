@@ -21,6 +21,9 @@ struct TestToolbox {
 
 impl TestToolbox {
     async fn spawn(policy: AccessPolicy) -> Self {
+        // reqwest has no TLS provider of its own when built with the server (which
+        // picks ring): name it, or building an HTTP client panics.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let shutdown = CancellationToken::new();
         let app = toolbox::router(&policy, shutdown.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

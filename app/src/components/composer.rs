@@ -4,7 +4,8 @@ use leptos::prelude::*;
 
 use crate::{
     i18n::{Text, t},
-    pages::chat::{Actions, Status},
+    pages::chat::Actions,
+    state::Status,
 };
 
 #[component]

@@ -5,8 +5,10 @@ use leptos::prelude::*;
 use protocol::LlmDescriptor;
 
 use crate::{
+    components::sidebar::TOGGLE_ID,
     i18n::{Lang, Text, t},
-    pages::chat::{Actions, Status},
+    pages::chat::Actions,
+    state::Status,
 };
 
 #[component]
@@ -17,6 +19,17 @@ pub fn Header() -> impl IntoView {
     let status = state.status;
     view! {
         <header class="chat-header">
+            <button
+                type="button"
+                id=TOGGLE_ID
+                class="drawer-toggle"
+                aria-controls="conversations"
+                aria-expanded=move || state.drawer.get().to_string()
+                on:click=move |_| state.drawer.update(|open| *open = !*open)
+            >
+                <span aria-hidden="true">"☰"</span>
+                {t(lang, Text::Conversations)}
+            </button>
             <div class="brand">
                 <h1>"toolstream"</h1>
                 <p class="tagline">{t(lang, Text::Tagline)}</p>

@@ -1,6 +1,6 @@
 //! The toolbox's tools, as announced by the server.
 
-use leptos::prelude::*;
+use leptos::{either::Either, prelude::*};
 use protocol::ToolDescriptor;
 
 use crate::{
@@ -40,26 +40,30 @@ pub fn ToolsPanel() -> impl IntoView {
             </summary>
             {move || {
                 if tools.with(Vec::is_empty) {
-                    view! { <p class="muted">{t(lang, Text::NoTools)}</p> }.into_any()
+                    Either::Left(view! { <p class="muted">{t(lang, Text::NoTools)}</p> })
                 } else {
-                    view! {
+                    Either::Right(view! {
                         <ul class="tool-list">
                             {tools
                                 .get()
                                 .into_iter()
                                 .map(|tool| {
                                     let params = parameters(&tool);
+                                    let server = tool
+                                        .server
+                                        .clone()
+                                        .map(|s| view! { <span class="tool-server">{s}</span> });
                                     view! {
                                         <li class="tool" data-tool=tool.name.clone()>
                                             <code class="tool-name">{tool.name.clone()} "(" {params} ")"</code>
+                                            {server}
                                             <span class="tool-description">{tool.description.clone()}</span>
                                         </li>
                                     }
                                 })
                                 .collect_view()}
                         </ul>
-                    }
-                        .into_any()
+                    })
                 }
             }}
         </details>

@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 
 use crate::{
+    chat::TurnCell,
     components::turn::TurnView,
     i18n::{Text, t},
     pages::chat::Actions,
@@ -32,22 +33,34 @@ pub fn Transcript() -> impl IntoView {
             el.set_scroll_top(el.scroll_height());
         }
     };
+    // New turns, and new content in the newest one (the only one that streams).
+    let newest = Memo::new(move |_| conversation.with(|c| c.cells().last().cloned()));
     Effect::new(move |_| {
-        conversation.track();
+        if let Some(turn) = newest.get() {
+            turn.track();
+        }
         if stick.get_untracked() {
             request_animation_frame(to_bottom);
         }
     });
 
-    let ids = move || conversation.with(|c| c.turns.iter().map(|t| t.local_id).collect::<Vec<_>>());
+    let revisable = Memo::new(move |_| conversation.with(|c| c.revisable()));
+    let turns = move || {
+        conversation.with(|c| {
+            c.cells()
+                .iter()
+                .map(|cell| (cell.read_turn(|t| t.local_id), cell.clone()))
+                .collect::<Vec<_>>()
+        })
+    };
     view! {
         <div class="transcript" node_ref=list on:scroll=on_scroll tabindex="-1">
-            <Show when=move || conversation.with(|c| c.turns.is_empty())>
+            <Show when=move || conversation.with(|c| c.is_empty())>
                 <p class="empty muted">{t(lang, Text::Empty)}</p>
             </Show>
             <ol class="turns" aria-label=t(lang, Text::Conversation)>
-                <For each=ids key=|id| *id let:id>
-                    <TurnView local_id=id />
+                <For each=turns key=|(id, _)| *id let:((id, turn))>
+                    <TurnView turn revisable=Signal::derive(move || revisable.get() == Some(id)) />
                 </For>
             </ol>
         </div>

@@ -1,191 +1,261 @@
-//! One turn: the question, a collapsible timeline of the agent's steps (tool calls as
-//! cards with their durations), the answer as it streams, and how it ended.
+//! One turn: the question (editable on the last turn), a collapsible timeline of the
+//! agent's steps, the answer as it streams (markdown) with Copy and Regenerate, and
+//! how it ended: time, events and tokens.
 //!
-//! Each part reads only what it shows, so a streamed piece of the answer updates one
-//! text node and the timeline keeps its open/closed state.
+//! The turn's parts follow the turn's own signal and nothing else, so a streamed
+//! piece of this answer updates this turn only; the timeline keeps its open/closed
+//! state.
 
-use leptos::prelude::*;
+use leptos::{either::Either, prelude::*};
 
 use crate::{
-    chat::{Step, Turn, TurnStatus, format_duration},
+    chat::{Turn, TurnStatus},
+    components::{
+        answer::{AnswerText, CopyButton},
+        steps::StepView,
+    },
+    format,
     i18n::{Lang, Text, error_hint, t},
     pages::chat::Actions,
+    state::{Status, TurnSignal},
 };
 
+/// What the turn's frame shows, apart from the streaming text: it changes a few
+/// times per turn, so the parts that follow it do not re-run per streamed piece.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Shape {
+    status: TurnStatus,
+    steps: usize,
+    has_answer: bool,
+    started: Option<u64>,
+}
+
+impl Shape {
+    fn of(turn: &Turn) -> Self {
+        Self {
+            status: turn.status,
+            steps: turn.steps.len(),
+            has_answer: !turn.answer.is_empty(),
+            started: turn.started_ms,
+        }
+    }
+}
+
 #[component]
-pub fn TurnView(local_id: u64) -> impl IntoView {
-    let state = expect_context::<Actions>().state();
+pub fn TurnView(
+    turn: TurnSignal,
+    /// Whether this turn is the one Edit and Regenerate act on.
+    #[prop(into)]
+    revisable: Signal<bool>,
+) -> impl IntoView {
+    let actions = expect_context::<Actions>();
+    let state = actions.state();
     let lang = state.lang;
-    let turn = Memo::new(move |_| state.conversation.with(|c| c.turn(local_id).cloned()));
-    let status =
-        Memo::new(move |_| turn.with(|t| t.as_ref().map_or(TurnStatus::Waiting, |t| t.status)));
-    let step_count = Memo::new(move |_| turn.with(|t| t.as_ref().map_or(0, |t| t.steps.len())));
-    let answer =
-        Memo::new(move |_| turn.with(|t| t.as_ref().map(|t| t.answer.clone()).unwrap_or_default()));
-    let question =
-        turn.with_untracked(|t| t.as_ref().map(|t| t.question.clone()).unwrap_or_default());
-    let started = move || turn.with(|t| t.as_ref().and_then(|t| t.started_ms));
+    let local_id = turn.with_untracked(|t| t.local_id);
+    let question = turn.with_untracked(|t| t.question.clone());
+    let read = turn.clone();
+    let shape = Memo::new(move |_| read.with(Shape::of));
+    let status = move || shape.get().status;
+    let has_answer = Memo::new(move |_| shape.get().has_answer);
+    let has_answer = move || has_answer.get();
+    let running = Memo::new(move |_| status() == TurnStatus::Running);
+    let show_answer = Memo::new(move |_| has_answer() || running.get());
+    let started = Signal::derive(move || shape.get().started);
+    // Read when the shape changes (start, steps, end), not per streamed piece.
+    let read = turn.clone();
+    let summary_text = move || {
+        shape.track();
+        read.with_untracked(|t| summary(lang, t))
+    };
+    let read = turn.clone();
+    let ending = move || {
+        shape.track();
+        read.with_untracked(|t| ending(lang, t))
+    };
+    let connected = move || state.status.get() == Status::Connected;
+    let can_revise = move || revisable.get() && connected();
+    let read = turn.clone();
+    let answer_text = Callback::new(move |()| read.with_untracked(|t| t.answer.clone()));
+    let steps_turn = turn.clone();
+    let answer_turn = turn.clone();
+    // The renderer takes over once there is text; "Working…" until then.
+    let answer_body =
+        move || has_answer().then(|| view! { <AnswerText turn=answer_turn.clone() /> });
 
     view! {
-        <li class="turn" data-status=move || status.get().as_str()>
-            <Show when={
-                let empty = question.is_empty();
-                move || !empty
-            }>
-                <p class="bubble user" data-kind="user">{question.clone()}</p>
-            </Show>
+        <li class="turn" data-status=move || status().as_str() data-local-id=local_id>
+            {(!question.is_empty()).then(|| view! { <Question question can_edit=Signal::derive(can_revise) /> })}
             <details class="timeline" open>
-                <summary>{move || summary(lang, turn.get().as_ref())}</summary>
+                <summary>{summary_text}</summary>
                 <ol class="steps">
-                    <For each=move || 0..step_count.get() key=|i| *i let:index>
-                        <StepView turn index started=Signal::derive(started) />
+                    <For each=move || 0..shape.get().steps key=|i| *i let:index>
+                        <StepView turn=steps_turn.clone() index started />
                     </For>
                 </ol>
             </details>
-            <Show when=move || !answer.with(String::is_empty) || status.get() == TurnStatus::Running>
-                <div
-                    class="bubble answer"
-                    data-kind="response"
-                    aria-busy=move || (status.get() == TurnStatus::Running).to_string()
-                >
-                    {move || {
-                        let text = answer.get();
-                        if text.is_empty() { t(lang, Text::Thinking).to_owned() } else { text }
-                    }}
+            {move || show_answer.get().then(|| view! {
+                <div class="bubble answer" data-kind="response" aria-busy=move || running.get().to_string()>
+                    {answer_body.clone()}
+                    {move || (!has_answer()).then(|| view! { <span class="muted">{t(lang, Text::Thinking)}</span> })}
                 </div>
-            </Show>
-            {move || turn.with(|t| t.as_ref().and_then(|t| t.error.clone())).map(|error| {
-                view! {
-                    <div class="error-card" role="alert" data-kind="error">
-                        <strong>{t(lang, Text::ErrorTitle)}</strong>
-                        <p class="error-message">{error.message}</p>
-                        <p class="error-hint">{error_hint(lang, error.code)}</p>
-                    </div>
-                }
             })}
-            {move || footer(lang, turn.get().as_ref())}
+            {move || (!status().is_open() && (has_answer() || can_revise())).then(|| view! {
+                <div class="answer-actions">
+                    {has_answer().then(|| view! {
+                        <CopyButton text=answer_text label=t(lang, Text::Copy) class="copy-answer" />
+                    })}
+                    {can_revise().then(|| view! {
+                        <button type="button" class="regenerate" on:click=move |_| actions.regenerate()>
+                            {t(lang, Text::Regenerate)}
+                        </button>
+                    })}
+                </div>
+            })}
+            {ending}
         </li>
     }
 }
 
-/// The timeline's one-line summary: `5 steps · 12 ms`.
-fn summary(lang: Lang, turn: Option<&Turn>) -> String {
-    let Some(turn) = turn else {
-        return String::new();
+/// The user's question; on the last turn, an Edit button that turns it into a form.
+#[component]
+fn Question(question: String, can_edit: Signal<bool>) -> impl IntoView {
+    let actions = expect_context::<Actions>();
+    let lang = actions.state().lang;
+    let (editing, set_editing) = signal(false);
+    let (draft, set_draft) = signal(String::new());
+    let input = NodeRef::<leptos::html::Textarea>::new();
+    let original = question.clone();
+    let start_editing = move |_| {
+        set_draft.set(original.clone());
+        set_editing.set(true);
+        request_animation_frame(move || {
+            if let Some(input) = input.get_untracked() {
+                let _ = input.focus();
+            }
+        });
     };
+    let submit = move || {
+        let text = draft.get_untracked().trim().to_owned();
+        if !text.is_empty() && can_edit.get_untracked() {
+            actions.edit(text);
+            set_editing.set(false);
+        }
+    };
+    let on_key = move |ev: leptos::ev::KeyboardEvent| match ev.key().as_str() {
+        "Enter" if !ev.shift_key() => {
+            ev.prevent_default();
+            submit();
+        }
+        "Escape" => set_editing.set(false),
+        _ => {}
+    };
+    move || {
+        if editing.get() && can_edit.get() {
+            Either::Left(view! {
+                <form class="edit-form" on:submit=move |ev| { ev.prevent_default(); submit(); }>
+                    <label class="visually-hidden" for="edit-question">{t(lang, Text::EditLabel)}</label>
+                    <textarea
+                        id="edit-question"
+                        node_ref=input
+                        rows="2"
+                        prop:value=draft
+                        on:input=move |ev| set_draft.set(event_target_value(&ev))
+                        on:keydown=on_key
+                    ></textarea>
+                    <div class="edit-buttons">
+                        <button type="button" on:click=move |_| set_editing.set(false)>
+                            {t(lang, Text::Cancel)}
+                        </button>
+                        <button type="submit">{t(lang, Text::SendEdit)}</button>
+                    </div>
+                </form>
+            })
+        } else {
+            let start_editing = start_editing.clone();
+            Either::Right(view! {
+                <div class="question">
+                    {can_edit.get().then(|| view! {
+                        <button type="button" class="edit" on:click=start_editing>
+                            {t(lang, Text::Edit)}
+                        </button>
+                    })}
+                    <p class="bubble user" data-kind="user">{question.clone()}</p>
+                </div>
+            })
+        }
+    }
+}
+
+/// The timeline's one-line summary: `5 steps · 12 ms`.
+fn summary(lang: Lang, turn: &Turn) -> String {
     let steps = turn.steps.len();
     let noun = match (lang, steps) {
         (Lang::En, 1) => "step",
         (Lang::Es, 1) => "paso",
         _ => t(lang, Text::Steps),
     };
-    match turn.elapsed_ms(now_ms()) {
-        Some(ms) if !turn.status.is_open() => format!("{steps} {noun} · {}", format_duration(ms)),
+    match turn.elapsed_ms(0) {
+        Some(ms) if !turn.status.is_open() => format!("{steps} {noun} · {}", format::duration(ms)),
         _ => format!("{steps} {noun}"),
     }
 }
 
-/// How the turn ended, under the answer.
-fn footer(lang: Lang, turn: Option<&Turn>) -> Option<AnyView> {
-    let turn = turn?;
-    let view = match turn.status {
+/// How the turn ended: its error, or time, events and tokens.
+fn ending(lang: Lang, turn: &Turn) -> impl IntoView + use<> {
+    if let Some(error) = &turn.error {
+        return Either::Left(view! {
+            <div class="error-card" role="alert" data-kind="error">
+                <strong>{t(lang, Text::ErrorTitle)}</strong>
+                <p class="error-message">{error.message.clone()}</p>
+                <p class="error-hint">{error_hint(lang, error.code)}</p>
+            </div>
+        });
+    }
+    Either::Right(footer(lang, turn).map(|(class, kind, text, tokens)| {
+        view! {
+            <p class=class data-kind=kind>
+                {text}
+                {tokens.map(|tokens| view! { <span class="turn-usage" data-kind="usage">{tokens}</span> })}
+            </p>
+        }
+    }))
+}
+
+/// The line under a turn that did not fail: its class, kind, text, and tokens.
+fn footer(lang: Lang, turn: &Turn) -> Option<(&'static str, &'static str, String, Option<String>)> {
+    Some(match turn.status {
         TurnStatus::Done => {
             // `complete{steps}` counts the turn's events on the wire, not the rows of
             // the timeline above: named events here, so the two numbers never clash.
             let events = turn.event_count.unwrap_or_default();
-            let took = turn.elapsed_ms(0).map(format_duration).unwrap_or_default();
+            let took = turn.elapsed_ms(0).map(format::duration).unwrap_or_default();
             let text = match lang {
                 Lang::En => format!("✓ Completed in {took} · {events} events"),
                 Lang::Es => format!("✓ Completado en {took} · {events} eventos"),
             };
-            view! { <p class="turn-meta" data-kind="complete">{text}</p> }.into_any()
+            let tokens = turn
+                .usage
+                .map(|usage| format!(" · tokens: {}", format::usage(lang, &usage)));
+            ("turn-meta", "complete", text, tokens)
         }
-        TurnStatus::Stopped => {
-            view! { <p class="turn-meta" data-kind="cancelled">{t(lang, Text::Stopped)}</p> }.into_any()
-        }
-        TurnStatus::Interrupted => {
-            view! { <p class="turn-meta warn" data-kind="interrupted">{t(lang, Text::Interrupted)}</p> }
-                .into_any()
-        }
-        TurnStatus::Waiting => {
-            view! { <p class="turn-meta muted">{t(lang, Text::Waiting)}</p> }.into_any()
-        }
+        TurnStatus::Stopped => (
+            "turn-meta",
+            "cancelled",
+            t(lang, Text::Stopped).into(),
+            None,
+        ),
+        TurnStatus::Interrupted => (
+            "turn-meta warn",
+            "interrupted",
+            t(lang, Text::Interrupted).into(),
+            None,
+        ),
+        TurnStatus::Waiting => (
+            "turn-meta muted",
+            "waiting",
+            t(lang, Text::Waiting).into(),
+            None,
+        ),
         TurnStatus::Running | TurnStatus::Failed => return None,
-    };
-    Some(view)
-}
-
-#[component]
-fn StepView(turn: Memo<Option<Turn>>, index: usize, started: Signal<Option<u64>>) -> impl IntoView {
-    let step =
-        Memo::new(move |_| turn.with(|t| t.as_ref().and_then(|t| t.steps.get(index).cloned())));
-    move || {
-        let step = step.get()?;
-        let offset = started
-            .get()
-            .map(|start| format!("+{}", format_duration(step.at_ms().saturating_sub(start))))
-            .unwrap_or_default();
-        Some(match step {
-            Step::Started { message, .. } => view! {
-                <li class="step" data-kind="start">
-                    <span class="step-text">{message}</span>
-                    <span class="step-time">{offset}</span>
-                </li>
-            }
-            .into_any(),
-            Step::Node { node, message, .. } => view! {
-                <li class="step" data-kind="step">
-                    <span class="step-node">{node}</span>
-                    <span class="step-text">{message}</span>
-                    <span class="step-time">{offset}</span>
-                </li>
-            }
-            .into_any(),
-            Step::Thought { text, .. } => view! {
-                <li class="step thought" data-kind="thought">
-                    <span class="step-text">{text}</span>
-                    <span class="step-time">{offset}</span>
-                </li>
-            }
-            .into_any(),
-            Step::Tool {
-                tool,
-                args,
-                result,
-                is_error,
-                called_ms,
-                returned_ms,
-            } => {
-                let took = returned_ms.map(|done| format_duration(done.saturating_sub(called_ms)));
-                let pending = result.is_none();
-                view! {
-                    <li class="tool-card" class:failed=is_error data-kind="tool_call" data-tool=tool.clone()>
-                        <div class="tool-head">
-                            <span class="tool-icon" aria-hidden="true"></span>
-                            <code class="tool-name">{tool.clone()}</code>
-                            <span class="step-time">{took.unwrap_or(offset)}</span>
-                        </div>
-                        <code class="tool-args">{args}</code>
-                        <div class="tool-result" data-kind="tool_result" aria-busy=pending.to_string()>
-                            <span class="tool-arrow" aria-hidden="true">"→ "</span>
-                            <code>{result.unwrap_or_else(|| "…".into())}</code>
-                        </div>
-                    </li>
-                }
-                .into_any()
-            }
-        })
-    }
-}
-
-/// The browser's clock, for the running turn's summary.
-fn now_ms() -> u64 {
-    #[cfg(feature = "hydrate")]
-    {
-        js_sys::Date::now() as u64
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        0
-    }
+    })
 }

@@ -1,82 +1,16 @@
 //! The chat page: header, tools, transcript and composer, wired to the WebSocket.
 
 use leptos::prelude::*;
-use protocol::{LlmDescriptor, ToolDescriptor};
 
 use crate::{
-    chat::Conversation,
     components::{
-        composer::Composer, header::Header, tools_panel::ToolsPanel, transcript::Transcript,
+        composer::Composer, header::Header, sidebar::Sidebar, tools_panel::ToolsPanel,
+        transcript::Transcript, usage::UsageTotal,
     },
     i18n::{Lang, Text, t},
+    state::ChatState,
     ui_lang,
 };
-
-/// The connection as the UI shows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Connecting,
-    Connected,
-    Reconnecting,
-    /// Not connected and not trying (the user disconnected, or a key is needed).
-    Offline,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Connecting => "connecting",
-            Self::Connected => "connected",
-            Self::Reconnecting => "reconnecting",
-            Self::Offline => "offline",
-        }
-    }
-
-    pub fn label(self, lang: Lang) -> &'static str {
-        t(
-            lang,
-            match self {
-                Self::Connecting => Text::Connecting,
-                Self::Connected => Text::Connected,
-                Self::Reconnecting => Text::Reconnecting,
-                Self::Offline => Text::Offline,
-            },
-        )
-    }
-}
-
-/// Everything the page's parts share. `Copy`: every field is a signal handle.
-#[derive(Clone, Copy)]
-pub struct ChatState {
-    pub lang: Lang,
-    pub conversation: RwSignal<Conversation>,
-    pub status: RwSignal<Status>,
-    /// The active LLM, from `ready`.
-    pub llm: RwSignal<Option<LlmDescriptor>>,
-    /// The toolbox's tools, from `ready`.
-    pub tools: RwSignal<Vec<ToolDescriptor>>,
-    /// The latest finished answer, for the screen-reader live region.
-    pub announcement: RwSignal<String>,
-    /// A message about the connection, shown above the composer.
-    pub notice: RwSignal<Option<&'static str>>,
-    /// The server closed with 1008: ask for an API key.
-    pub needs_key: RwSignal<bool>,
-}
-
-impl ChatState {
-    fn new(lang: Lang) -> Self {
-        Self {
-            lang,
-            conversation: RwSignal::new(Conversation::default()),
-            status: RwSignal::new(Status::Connecting),
-            llm: RwSignal::new(None),
-            tools: RwSignal::new(Vec::new()),
-            announcement: RwSignal::new(String::new()),
-            notice: RwSignal::new(None),
-            needs_key: RwSignal::new(false),
-        }
-    }
-}
 
 /// What the page's controls do. In the browser they drive the WebSocket; while
 /// rendering on the server they are never called.
@@ -115,6 +49,57 @@ impl Actions {
         self.socket.stop();
     }
 
+    /// Replaces the last question with `text` and asks it.
+    pub fn edit(self, text: String) {
+        #[cfg(feature = "hydrate")]
+        self.socket.edit(text);
+        #[cfg(not(feature = "hydrate"))]
+        let _ = text;
+    }
+
+    /// Asks the last question again.
+    pub fn regenerate(self) {
+        #[cfg(feature = "hydrate")]
+        self.socket.regenerate();
+    }
+
+    /// Lets the tool call `call_id` run.
+    pub fn approve(self, call_id: String) {
+        #[cfg(feature = "hydrate")]
+        self.socket.answer_approval(call_id, true);
+        #[cfg(not(feature = "hydrate"))]
+        let _ = call_id;
+    }
+
+    /// Refuses the tool call `call_id`.
+    pub fn deny(self, call_id: String) {
+        #[cfg(feature = "hydrate")]
+        self.socket.answer_approval(call_id, false);
+        #[cfg(not(feature = "hydrate"))]
+        let _ = call_id;
+    }
+
+    pub fn open_conversation(self, id: String) {
+        #[cfg(feature = "hydrate")]
+        self.socket.open_conversation(id);
+        #[cfg(not(feature = "hydrate"))]
+        let _ = id;
+    }
+
+    pub fn rename_conversation(self, id: String, title: String) {
+        #[cfg(feature = "hydrate")]
+        self.socket.rename_conversation(id, title);
+        #[cfg(not(feature = "hydrate"))]
+        let _ = (id, title);
+    }
+
+    pub fn delete_conversation(self, id: String) {
+        #[cfg(feature = "hydrate")]
+        self.socket.delete_conversation(id);
+        #[cfg(not(feature = "hydrate"))]
+        let _ = id;
+    }
+
     pub fn use_api_key(self, key: String) {
         #[cfg(feature = "hydrate")]
         self.socket.use_api_key(key);
@@ -141,9 +126,12 @@ pub fn ChatPage() -> impl IntoView {
 
     let lang = state.lang;
     view! {
+        <div class="layout">
+        <Sidebar />
         <main class="chat">
             <Header />
             <ToolsPanel />
+            <UsageTotal />
             <Transcript />
             <div class="visually-hidden" aria-live="polite" aria-atomic="true">
                 {move || state.announcement.get()}
@@ -159,6 +147,7 @@ pub fn ChatPage() -> impl IntoView {
             </Show>
             <Composer />
         </main>
+        </div>
     }
 }
 

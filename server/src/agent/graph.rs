@@ -5,17 +5,18 @@
 //!                    └──no──→ end
 //! ```
 
-use protocol::ServerEvent;
+use protocol::{ServerEvent, Usage};
+use tokio_util::sync::CancellationToken;
 
 use super::{
-    AgentError, AgentSettings, Emitter, ToolRecord, TurnSummary, llm_node::LlmNode,
-    tool_node::ToolNode,
+    AgentError, AgentSettings, ApprovalInbox, Emitter, ToolRecord, TurnSummary, clock::TurnClock,
+    llm_node::LlmNode, tool_node::ToolNode,
 };
 use crate::{
     lang::Lang,
     llm::{ChatMessage, Llm, ToolCall, ToolSpec},
-    mcp::McpClient,
     metrics::Metrics,
+    tools::{ToolInfo, Toolbox},
 };
 
 /// Everything a turn knows, passed from node to node.
@@ -31,6 +32,8 @@ pub struct AgentState {
     pub tool_log: Vec<ToolRecord>,
     /// The final answer, once the LLM gave one.
     pub answer: Option<String>,
+    /// The tokens of this turn's model calls, summed; `None` until a call reports any.
+    pub usage: Option<Usage>,
 }
 
 impl AgentState {
@@ -44,6 +47,7 @@ impl AgentState {
             pending: Vec::new(),
             tool_log: Vec::new(),
             answer: None,
+            usage: None,
         }
     }
 
@@ -55,6 +59,7 @@ impl AgentState {
             messages: self
                 .messages
                 .split_off(history_len.min(self.messages.len())),
+            usage: self.usage,
         }
     }
 }
@@ -73,11 +78,27 @@ pub enum Transition {
     End,
 }
 
+/// What a turn brings to the graph besides its state.
+pub struct Turn<'t> {
+    pub lang: Lang,
+    /// Where calls that need approval wait.
+    pub approvals: &'t ApprovalInbox,
+    /// The turn's time budget, paused while waiting for approval.
+    pub clock: &'t TurnClock,
+    pub cancel: &'t CancellationToken,
+}
+
 /// What a node gets besides the state.
 pub struct NodeContext<'e, 'a> {
     pub emitter: &'e mut Emitter<'a>,
     pub lang: Lang,
+    /// The tools as the model sees them.
     pub tools: &'e [ToolSpec],
+    /// The same tools as the toolbox knows them (server, approval policy).
+    pub catalog: &'e [ToolInfo],
+    pub approvals: &'e ApprovalInbox,
+    pub clock: &'e TurnClock,
+    pub cancel: &'e CancellationToken,
 }
 
 impl NodeContext<'_, '_> {
@@ -104,20 +125,20 @@ pub fn after_tools(_state: &AgentState) -> Transition {
 pub struct Graph<'a> {
     llm: LlmNode<'a>,
     tools: ToolNode<'a>,
-    mcp: &'a McpClient,
+    toolbox: &'a dyn Toolbox,
 }
 
 impl<'a> Graph<'a> {
     pub fn new(
         llm: &'a dyn Llm,
-        mcp: &'a McpClient,
-        settings: &AgentSettings,
+        toolbox: &'a dyn Toolbox,
+        settings: &'a AgentSettings,
         metrics: &'a Metrics,
     ) -> Self {
         Self {
-            llm: LlmNode::new(llm, settings.max_iterations, settings.llm_timeout, metrics),
-            tools: ToolNode::new(mcp, metrics),
-            mcp,
+            llm: LlmNode::new(llm, settings, metrics),
+            tools: ToolNode::new(toolbox, settings, metrics),
+            toolbox,
         }
     }
 
@@ -126,13 +147,18 @@ impl<'a> Graph<'a> {
         &self,
         state: &mut AgentState,
         emitter: &mut Emitter<'_>,
-        lang: Lang,
+        turn: Turn<'_>,
     ) -> Result<(), AgentError> {
-        let tools = self.mcp.tools().await?;
+        let catalog = self.toolbox.tools_for_turn().await?;
+        let tools: Vec<ToolSpec> = catalog.iter().map(ToolSpec::from).collect();
         let mut ctx = NodeContext {
             emitter,
-            lang,
+            lang: turn.lang,
             tools: &tools,
+            catalog: &catalog,
+            approvals: turn.approvals,
+            clock: turn.clock,
+            cancel: turn.cancel,
         };
         let mut node = NodeId::Llm;
         loop {

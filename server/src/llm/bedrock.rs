@@ -23,8 +23,8 @@ use aws_sdk_bedrockruntime::{
     Client,
     error::{DisplayErrorContext, ProvideErrorMetadata, SdkError},
     types::{
-        ContentBlock, ConverseOutput, ConverseStreamOutput, InferenceConfiguration, Message,
-        StopReason, SystemContentBlock, ToolConfiguration, error::ConverseStreamOutputError,
+        ContentBlock, ConverseOutput, InferenceConfiguration, Message, StopReason,
+        SystemContentBlock, ToolConfiguration, error::ConverseStreamOutputError,
     },
 };
 use aws_smithy_http_client::tls;
@@ -38,6 +38,10 @@ use crate::lang::Lang;
 
 /// How long opening a connection to Bedrock may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest wait before a retry. The SDK reads Bedrock's `x-amz-retry-after` (in
+/// milliseconds, as a `u64`: no value can overflow) and waits at most this long, so a
+/// service asking for an hour delays a call seconds, not the SDK's default 20 s.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 /// AWS Bedrock. See the module documentation.
 pub struct Bedrock {
@@ -67,7 +71,11 @@ impl Bedrock {
             .build_https();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .http_client(http_client)
-            .retry_config(RetryConfig::standard().with_max_attempts(settings.max_attempts))
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(settings.max_attempts)
+                    .with_max_backoff(MAX_BACKOFF),
+            )
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(CONNECT_TIMEOUT)
@@ -184,9 +192,6 @@ impl Bedrock {
         loop {
             match output.stream.recv().await {
                 Ok(Some(event)) => {
-                    if let ConverseStreamOutput::Metadata(metadata) = &event {
-                        tracing::debug!(usage = ?metadata.usage, "Bedrock usage");
-                    }
                     if let Some(text) = assembly.push(event) {
                         sink.text(&text).await;
                     }
@@ -223,7 +228,10 @@ impl Bedrock {
             .send()
             .await
             .map_err(|error| self.request_failed(&error))?;
-        let mut reply = LlmReply::default();
+        let mut reply = LlmReply {
+            usage: output.usage.as_ref().map(stream::usage_of),
+            ..LlmReply::default()
+        };
         if let Some(ConverseOutput::Message(message)) = output.output {
             for block in message.content {
                 match block {

@@ -1,20 +1,30 @@
 //! Any OpenAI-compatible chat-completions API as the agent's model (OpenAI, Ollama,
 //! vLLM, LM Studio): `POST {OPENAI_BASE_URL}/chat/completions` with `tools` and
-//! `stream: true`, the answer read as server-sent events. One [`Llm::complete`] is
-//! one model call; the agent graph loops.
+//! `stream: true`, the answer read as server-sent events (or whole, from servers that
+//! ignore `stream`). Usage is asked for with `stream_options.include_usage` and read
+//! from the last chunk; a server that refuses the option is asked without it from
+//! then on. One [`Llm::complete`] is one model call; the agent graph loops.
 //!
 //! HTTP is hyper with rustls on ring, the stack the Bedrock SDK already brings, so
 //! `https://` endpoints work without a second TLS library.
 
+mod request;
 mod sse;
+mod whole;
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use anyhow::Context;
 use async_trait::async_trait;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::{
-    Request, StatusCode, Uri,
+    Request, Response, StatusCode, Uri,
     body::{Bytes, Incoming},
     header::{self, HeaderValue},
 };
@@ -24,11 +34,13 @@ use hyper_util::{
     rt::TokioExecutor,
 };
 use secrecy::{ExposeSecret, SecretString};
-use serde_json::{Value, json};
 
-use self::sse::{Assembly, SseParser};
+use self::{
+    request::BodyOptions,
+    sse::{Assembly, SseParser},
+};
 use super::{
-    ChatMessage, Llm, LlmError, LlmInfo, LlmReply, LlmRequest, LlmSettings, TextSink, ToolSpec,
+    ChatMessage, Llm, LlmError, LlmInfo, LlmReply, LlmRequest, LlmSettings, TextSink,
     tool_names::ToolNames,
 };
 use crate::lang::Lang;
@@ -54,6 +66,16 @@ pub struct OpenAi {
     timeout: Duration,
     /// Tries per call for throttling and transient failures.
     max_attempts: u32,
+    /// Cleared for good once the server refuses `stream_options`.
+    include_usage: AtomicBool,
+}
+
+/// How sending a request failed.
+enum SendError {
+    Llm(LlmError),
+    /// The server refused `stream_options` (older or stricter servers): ask again
+    /// without it.
+    NoStreamOptions,
 }
 
 impl OpenAi {
@@ -96,27 +118,50 @@ impl OpenAi {
             max_tokens: settings.max_tokens,
             timeout: settings.timeout,
             max_attempts: settings.max_attempts,
+            include_usage: AtomicBool::new(true),
         })
     }
 
     /// The request body for the conversation.
-    fn body(&self, request: LlmRequest<'_>, names: &ToolNames) -> Value {
-        let mut body = json!({
-            "model": self.info.model,
-            "stream": true,
-            "messages": messages(&self.system_prompt, request.messages, names),
-        });
-        if !request.tools.is_empty() {
-            body["tools"] = request
-                .tools
-                .iter()
-                .map(|tool| function(tool, names))
-                .collect();
+    fn body(&self, request: LlmRequest<'_>, names: &ToolNames, include_usage: bool) -> Bytes {
+        let options = BodyOptions {
+            model: &self.info.model,
+            system_prompt: &self.system_prompt,
+            max_tokens: self.max_tokens,
+            include_usage,
+        };
+        Bytes::from(request::body(&options, request, names).to_string())
+    }
+
+    /// Sends the request, asking for usage unless the server refused that before;
+    /// a server that refuses it now gets the request again without it.
+    async fn send_asking_usage(
+        &self,
+        request: LlmRequest<'_>,
+        names: &ToolNames,
+    ) -> Result<Response<Incoming>, LlmError> {
+        let include_usage = self.include_usage.load(Ordering::Relaxed);
+        match self
+            .send(self.body(request, names, include_usage), include_usage)
+            .await
+        {
+            Ok(response) => Ok(response),
+            Err(SendError::Llm(error)) => Err(error),
+            Err(SendError::NoStreamOptions) => {
+                tracing::warn!(
+                    model = %self.info.model,
+                    "the server refuses stream_options; asking without usage from now on"
+                );
+                self.include_usage.store(false, Ordering::Relaxed);
+                match self.send(self.body(request, names, false), false).await {
+                    Ok(response) => Ok(response),
+                    Err(SendError::Llm(error)) => Err(error),
+                    Err(SendError::NoStreamOptions) => Err(LlmError::Refused(
+                        "the request is not valid for this model".into(),
+                    )),
+                }
+            }
         }
-        if let Some(max) = self.max_tokens {
-            body["max_tokens"] = max.into();
-        }
-        body
     }
 
     /// One HTTP request for `body` (rebuilt per attempt; the body is cheap to clone).
@@ -140,23 +185,34 @@ impl OpenAi {
     }
 
     /// Sends the request, retrying throttling and transient failures with backoff;
-    /// returns the streaming response once the server accepted it.
-    async fn send(&self, body: Bytes) -> Result<Incoming, LlmError> {
+    /// returns the response once the server accepted it. `with_stream_options` says
+    /// the body asks for usage, which a server may refuse.
+    async fn send(
+        &self,
+        body: Bytes,
+        with_stream_options: bool,
+    ) -> Result<Response<Incoming>, SendError> {
         let mut attempt = 1;
         loop {
-            let (error, retryable, retry_after) = match self
-                .http
-                .request(self.request(&body)?)
-                .await
-            {
+            let request = self.request(&body).map_err(SendError::Llm)?;
+            let (error, retryable, retry_after) = match self.http.request(request).await {
                 Ok(response) if response.status().is_success() => {
-                    return Ok(response.into_body());
+                    return Ok(response);
                 }
                 Ok(response) => {
                     let status = response.status();
                     let retry_after = retry_after(response.headers());
                     let detail = error_body(response.into_body()).await;
                     tracing::warn!(%status, attempt, detail, "chat-completions request failed");
+                    if with_stream_options
+                        && matches!(
+                            status,
+                            StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY
+                        )
+                        && detail.to_lowercase().contains("stream_options")
+                    {
+                        return Err(SendError::NoStreamOptions);
+                    }
                     // Throttling and server faults may pass; a refused request, bad
                     // credentials or a wrong URL or model will not.
                     let retryable =
@@ -173,14 +229,14 @@ impl OpenAi {
                 }
             };
             if !retryable || attempt >= self.max_attempts {
-                return Err(error);
+                return Err(SendError::Llm(error));
             }
             let backoff = FIRST_BACKOFF
                 .saturating_mul(1 << (attempt - 1).min(8))
                 .min(MAX_BACKOFF);
             let wait = match retry_after {
                 // Waiting longer would outlast the turn; fail now with a clear error.
-                Some(wait) if wait > MAX_RETRY_AFTER => return Err(error),
+                Some(wait) if wait > MAX_RETRY_AFTER => return Err(SendError::Llm(error)),
                 Some(wait) => wait,
                 None => backoff,
             };
@@ -221,7 +277,7 @@ impl OpenAi {
         }
     }
 
-    /// One streamed model call.
+    /// One model call, its answer streamed (or whole, if the server sends it so).
     async fn call(
         &self,
         request: LlmRequest<'_>,
@@ -236,8 +292,18 @@ impl OpenAi {
                 _ => Vec::new(),
             }),
         ));
-        let body = Bytes::from(self.body(request, &names).to_string());
-        let mut body = self.send(body).await?;
+        let response = self.send_asking_usage(request, &names).await?;
+        let whole = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim_start().starts_with("application/json"));
+        if whole {
+            let reply = whole::read(response.into_body(), &names).await?;
+            sink.text(&reply.text).await;
+            return Ok(reply);
+        }
+        let mut body = response.into_body();
         // Nothing was streamed before this point, so the retries above never
         // repeat text the client has already seen.
         let mut parser = SseParser::default();
@@ -258,7 +324,7 @@ impl OpenAi {
                     return Err(LlmError::Unavailable("its answer was cut off".into()));
                 }
             };
-            for event in parser.push(&data) {
+            for event in parser.push(&data)? {
                 if let Some(piece) = assembly.push(&event)? {
                     sink.text(&piece).await;
                 }
@@ -286,17 +352,21 @@ fn tls_config(https: bool) -> anyhow::Result<rustls::ClientConfig> {
     Ok(builder.with_no_client_auth())
 }
 
-/// `Retry-After` in seconds, when the server sent one.
+/// `Retry-After` in seconds, when the server sent one. Any number the server sends is
+/// taken without panicking: too large for a `Duration` (`1e20`, `inf`) reads as the
+/// longest one, which the caller refuses to wait for.
 fn retry_after(headers: &header::HeaderMap) -> Option<Duration> {
-    headers
+    let secs = headers
         .get(header::RETRY_AFTER)?
         .to_str()
         .ok()?
         .trim()
         .parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(Duration::from_secs_f64)
+        .ok()?;
+    if secs.is_nan() || secs < 0.0 {
+        return None;
+    }
+    Some(Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX))
 }
 
 /// The start of an error response's body, for the log.
@@ -308,91 +378,6 @@ async fn error_body(body: Incoming) -> String {
             .collect(),
         Err(_) => String::new(),
     }
-}
-
-/// A tool as a chat-completions `function`.
-fn function(tool: &ToolSpec, names: &ToolNames) -> Value {
-    json!({
-        "type": "function",
-        "function": {
-            "name": names.to_model(&tool.name),
-            "description": tool.description,
-            "parameters": Value::Object((*tool.input_schema).clone()),
-        }
-    })
-}
-
-/// The conversation as chat-completions messages. Every tool call gets exactly one
-/// `tool` message right after its assistant message (a missing one says the call did
-/// not complete; strays are dropped), as the API requires.
-fn messages(system: &str, history: &[ChatMessage], names: &ToolNames) -> Vec<Value> {
-    let mut out = vec![json!({ "role": "system", "content": system })];
-    let mut open_calls: Vec<String> = Vec::new();
-    let close = |out: &mut Vec<Value>, open: &mut Vec<String>| {
-        for id in open.drain(..) {
-            out.push(json!({
-                "role": "tool",
-                "tool_call_id": id,
-                "content": "Error: this tool call did not complete, so it has no result.",
-            }));
-        }
-    };
-    for entry in history {
-        match entry {
-            ChatMessage::User(text) => {
-                close(&mut out, &mut open_calls);
-                out.push(json!({ "role": "user", "content": text }));
-            }
-            ChatMessage::Assistant { text, tool_calls } => {
-                close(&mut out, &mut open_calls);
-                let mut message = json!({ "role": "assistant", "content": text });
-                if !tool_calls.is_empty() {
-                    message["tool_calls"] = tool_calls
-                        .iter()
-                        .map(|call| {
-                            json!({
-                                "id": call.id,
-                                "type": "function",
-                                "function": {
-                                    "name": names.to_model(&call.name),
-                                    // A string of JSON, as the API defines it; a
-                                    // malformed call is sent as `{}`.
-                                    "arguments": Value::Object(call.args.clone()).to_string(),
-                                },
-                            })
-                        })
-                        .collect();
-                    open_calls = tool_calls.iter().map(|c| c.id.clone()).collect();
-                }
-                out.push(message);
-            }
-            ChatMessage::ToolResults(outcomes) => {
-                for outcome in outcomes {
-                    let Some(at) = open_calls.iter().position(|id| *id == outcome.call_id) else {
-                        tracing::debug!(call_id = %outcome.call_id, "dropped a tool result without its call");
-                        continue;
-                    };
-                    open_calls.remove(at);
-                    // The API has no error flag for tool messages: say it in the text.
-                    let content = match (outcome.is_error, outcome.content.trim().is_empty()) {
-                        (true, true) => {
-                            "Error: the tool failed without an error message.".to_owned()
-                        }
-                        (true, false) => format!("Error: {}", outcome.content),
-                        (false, true) => "(the tool returned no text)".to_owned(),
-                        (false, false) => outcome.content.clone(),
-                    };
-                    out.push(json!({
-                        "role": "tool",
-                        "tool_call_id": outcome.call_id,
-                        "content": content,
-                    }));
-                }
-            }
-        }
-    }
-    close(&mut out, &mut open_calls);
-    out
 }
 
 #[async_trait]
@@ -422,54 +407,6 @@ impl Llm for OpenAi {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::llm::{ToolCall, ToolOutcome};
-
-    fn outcome(id: &str, content: &str, is_error: bool) -> ToolOutcome {
-        ToolOutcome {
-            call_id: id.into(),
-            name: "add".into(),
-            content: content.into(),
-            is_error,
-        }
-    }
-
-    #[test]
-    fn tool_calls_and_results_pair_up() {
-        let history = [
-            ChatMessage::User("Suma 10 y 5".into()),
-            ChatMessage::Assistant {
-                text: String::new(),
-                tool_calls: vec![
-                    ToolCall::parse("c1", "add", r#"{"a":10,"b":5}"#),
-                    ToolCall::parse("c2", "add", r#"{"a":1,"b":2}"#),
-                ],
-            },
-            ChatMessage::ToolResults(vec![outcome("c1", "", true), outcome("stray", "1", false)]),
-            ChatMessage::User("¿Y ahora?".into()),
-        ];
-        let out = messages("sys", &history, &ToolNames::new(["add"]));
-        let roles: Vec<&str> = out.iter().map(|m| m["role"].as_str().unwrap()).collect();
-        assert_eq!(
-            roles,
-            ["system", "user", "assistant", "tool", "tool", "user"]
-        );
-        assert_eq!(
-            out[2]["tool_calls"][0]["function"]["arguments"],
-            r#"{"a":10,"b":5}"#
-        );
-        assert_eq!(out[3]["tool_call_id"], "c1");
-        assert_eq!(
-            out[3]["content"],
-            "Error: the tool failed without an error message."
-        );
-        assert_eq!(out[4]["tool_call_id"], "c2");
-        assert!(
-            out[4]["content"]
-                .as_str()
-                .unwrap()
-                .contains("did not complete")
-        );
-    }
 
     #[test]
     fn retry_after_is_read_in_seconds() {
@@ -477,5 +414,25 @@ mod tests {
         assert_eq!(retry_after(&headers), None);
         headers.insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
         assert_eq!(retry_after(&headers), Some(Duration::from_secs(2)));
+        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("0.25"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_millis(250)));
+    }
+
+    #[test]
+    fn retry_after_from_the_network_never_panics() {
+        let mut headers = header::HeaderMap::new();
+        for (value, want) in [
+            ("1e20", Some(Duration::MAX)),
+            ("inf", Some(Duration::MAX)),
+            ("1.8446744073709552e19", Some(Duration::MAX)),
+            ("-1", None),
+            ("NaN", None),
+            ("-inf", None),
+            ("Wed, 21 Oct 2015 07:28:00 GMT", None),
+            ("", None),
+        ] {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static(value));
+            assert_eq!(retry_after(&headers), want, "{value}");
+        }
     }
 }

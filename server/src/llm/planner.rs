@@ -1,8 +1,9 @@
 //! The local planner: the default "LLM", a deterministic planner with no model and no
 //! network. It reads arithmetic requests in Spanish or English, plans them as a chain
 //! of tool calls (one per loop iteration, each able to use earlier results) and
-//! answers in the user's language.
+//! answers in the user's language. Its commands (`/tools`, `/call`) reach any tool.
 
+mod commands;
 mod parse;
 
 use async_trait::async_trait;
@@ -88,10 +89,7 @@ impl Llm for LocalPlanner {
     }
 
     fn consulting(&self, lang: Lang) -> String {
-        match lang {
-            Lang::Es => "Consultando al planificador local...".into(),
-            Lang::En => "Consulting the local planner...".into(),
-        }
+        crate::texts::say(lang, crate::texts::Msg::ConsultingPlanner).into_owned()
     }
 
     async fn complete(
@@ -115,9 +113,12 @@ fn plan_next(request: LlmRequest<'_>) -> LlmReply {
             _ => None,
         });
     let Some((user_at, text)) = last_user else {
-        return LlmReply::text(answers::not_understood(Lang::default()));
+        return LlmReply::text(answers::not_understood(crate::lang::DEFAULT));
     };
     let lang = detect(text);
+    if let Some(reply) = commands::plan(text, &messages[user_at + 1..], request.tools, lang) {
+        return reply;
+    }
     let previous = previous_result(&messages[..user_at]);
     let expr = match parse(text, previous.as_ref()) {
         Ok(expr) => expr,
@@ -138,6 +139,9 @@ fn plan_next(request: LlmRequest<'_>) -> LlmReply {
         .flatten()
         .collect();
     if let Some(failed) = results.iter().find(|r| r.is_error) {
+        if failed.denied {
+            return LlmReply::text(answers::declined(lang, &failed.name));
+        }
         return LlmReply::text(answers::tool_failed(lang, &failed.name, &failed.content));
     }
     let values: Option<Vec<Number>> = results.iter().map(|r| result_number(&r.content)).collect();
@@ -165,6 +169,7 @@ fn plan_next(request: LlmRequest<'_>) -> LlmReply {
             step.op.tool(),
             args,
         )],
+        usage: None,
     }
 }
 
@@ -229,6 +234,17 @@ mod answers {
         }
     }
 
+    pub fn declined(lang: Lang, tool: &str) -> String {
+        match lang {
+            Lang::Es => {
+                format!("No hice el cálculo: rechazaste la llamada a la herramienta {tool}.")
+            }
+            Lang::En => {
+                format!("I didn't do the calculation: you declined the call to the {tool} tool.")
+            }
+        }
+    }
+
     pub fn unreadable(lang: Lang) -> String {
         match lang {
             Lang::Es => "No pude completar el cálculo: una herramienta devolvió un resultado que no es un número.".into(),
@@ -267,6 +283,14 @@ mod answers {
                 match op { Op::Add => "add 2 and 3", Op::Subtract => "subtract 3 from 10", Op::Multiply => "multiply 6 by 7", Op::Divide => "divide 12 by 4" },
             ),
             (lang, Unplanned::NotUnderstood) => not_understood(lang),
+            (Lang::Es, Unplanned::TooComplex) => format!(
+                "Es demasiado para mí: calculo hasta {} operaciones con hasta {} niveles de paréntesis. Prueba a dividir la petición en partes.",
+                super::parse::MAX_OPERATIONS, super::parse::MAX_NESTING
+            ),
+            (Lang::En, Unplanned::TooComplex) => format!(
+                "That is too much for me: I compute up to {} operations with up to {} levels of parentheses. Try splitting the request into parts.",
+                super::parse::MAX_OPERATIONS, super::parse::MAX_NESTING
+            ),
         }
     }
 }

@@ -34,6 +34,16 @@ pub struct LlmSettings {
     #[arg(long = "llm-system-prompt", env = "LLM_SYSTEM_PROMPT")]
     pub system_prompt: Option<String>,
 
+    /// The price of input (prompt) tokens, in US dollars per million tokens. With
+    /// LLM_PRICE_OUTPUT_PER_MTOK it adds `cost_usd` to usage and a cost counter to
+    /// the metrics. Unset: usage is counted in tokens only.
+    #[arg(long = "llm-price-input-per-mtok", env = "LLM_PRICE_INPUT_PER_MTOK", value_parser = super::usage::parse_price, requires = "price_output_per_mtok")]
+    pub price_input_per_mtok: Option<f64>,
+
+    /// The price of output (completion) tokens, in US dollars per million tokens.
+    #[arg(long = "llm-price-output-per-mtok", env = "LLM_PRICE_OUTPUT_PER_MTOK", value_parser = super::usage::parse_price, requires = "price_input_per_mtok")]
+    pub price_output_per_mtok: Option<f64>,
+
     /// Bedrock: the model or inference profile id, e.g.
     /// `us.anthropic.claude-3-5-haiku-20241022-v1:0`.
     #[arg(long = "bedrock-model-id", env = "BEDROCK_MODEL_ID", value_parser = parse_non_empty)]
@@ -104,6 +114,14 @@ impl LlmSettings {
             (None, Some(_)) => Provider::Bedrock,
             (None, None) => Provider::Local,
         }
+    }
+
+    /// The price table, when both prices are set.
+    pub fn prices(&self) -> Option<super::usage::Prices> {
+        Some(super::usage::Prices {
+            input_per_mtok: self.price_input_per_mtok?,
+            output_per_mtok: self.price_output_per_mtok?,
+        })
     }
 
     /// The system prompt for real models.
@@ -182,6 +200,30 @@ mod tests {
             let err = parse(&[flag, value]).unwrap_err();
             assert!(err.to_string().contains(flag), "{flag}: {err}");
         }
+    }
+
+    #[test]
+    fn prices_come_in_pairs() {
+        let settings = parse(&[
+            "--llm-price-input-per-mtok",
+            "3",
+            "--llm-price-output-per-mtok",
+            "15",
+        ])
+        .unwrap();
+        let prices = settings.llm.prices().unwrap();
+        assert_eq!((prices.input_per_mtok, prices.output_per_mtok), (3.0, 15.0));
+        assert_eq!(parse(&[]).unwrap().llm.prices(), None);
+        let err = parse(&["--llm-price-input-per-mtok", "3"]).unwrap_err();
+        assert!(
+            err.to_string().contains("--llm-price-output-per-mtok"),
+            "{err}"
+        );
+        let err = parse(&["--llm-price-output-per-mtok=-2"]).unwrap_err();
+        assert!(
+            err.to_string().contains("--llm-price-output-per-mtok"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -18,10 +18,10 @@ use crate::{
     helpers::{TestApp, args_json, assert_error, kinds, spawn_app_with},
 };
 
-const MODEL: &str = "us.anthropic.claude-3-5-haiku-20241022-v1:0";
+pub const MODEL: &str = "us.anthropic.claude-3-5-haiku-20241022-v1:0";
 
 /// The server with Bedrock pointed at `fake`, adjusted by `configure`.
-async fn bedrock_app(fake: &FakeBedrock, configure: impl FnOnce(&mut LlmSettings)) -> TestApp {
+pub async fn bedrock_app(fake: &FakeBedrock, configure: impl FnOnce(&mut LlmSettings)) -> TestApp {
     let url = fake.url.clone();
     spawn_app_with(move |settings| {
         let llm = &mut settings.llm;
@@ -40,6 +40,21 @@ async fn bedrock_app(fake: &FakeBedrock, configure: impl FnOnce(&mut LlmSettings
         configure(llm);
     })
     .await
+}
+
+/// The `complete` of a conversation's first turn after `calls` model calls, each
+/// reporting the fake's usage (120 input and 20 output tokens).
+fn first_complete(steps: u32, calls: u64) -> ServerEvent {
+    let usage = protocol::Usage {
+        input_tokens: 120 * calls,
+        output_tokens: 20 * calls,
+        cost_usd: None,
+    };
+    ServerEvent::Complete {
+        steps,
+        usage: Some(usage),
+        total_usage: Some(usage),
+    }
 }
 
 fn deltas(events: &[ServerEvent]) -> Vec<&str> {
@@ -122,7 +137,10 @@ async fn suma_10_y_5_streams_start_step_tool_call_tool_result_deltas_response_co
     assert_step_consults_bedrock(&events[1]);
     assert!(matches!(&events[2], ServerEvent::ToolCall { tool, .. } if tool == "add"));
     assert_eq!(args_json(&events[2]), r#"{"a":10,"b":5}"#);
-    assert_eq!(events[3], ServerEvent::tool_result("add", "15", false));
+    assert_eq!(
+        crate::helpers::seed(&events[3]),
+        ServerEvent::tool_result("add", "15", false)
+    );
     assert_eq!(deltas(&events), ["La suma de 10 y 5 ", "es 15."]);
     assert_eq!(
         events[6],
@@ -130,7 +148,7 @@ async fn suma_10_y_5_streams_start_step_tool_call_tool_result_deltas_response_co
             content: "La suma de 10 y 5 es 15.".into()
         }
     );
-    assert_eq!(events[7], ServerEvent::complete(7));
+    assert_eq!(events[7], first_complete(7, 2));
 
     let requests = fake.requests();
     assert_eq!(requests.len(), 2);
@@ -238,7 +256,7 @@ async fn two_tool_uses_in_sequence() {
             content: "(10 + 5) * 3 = 45".into()
         }
     );
-    assert_eq!(events[9], ServerEvent::complete(9));
+    assert_eq!(events[9], first_complete(9, 3));
 
     let requests = fake.requests();
     assert_eq!(requests.len(), 3);
@@ -283,7 +301,7 @@ async fn a_text_only_answer_streams_without_tools() {
             content: "¡Hola! ¿En qué te ayudo?".into()
         }
     );
-    assert_eq!(events[6], ServerEvent::complete(6));
+    assert_eq!(events[6], first_complete(6, 1));
     let requests = fake.requests();
     assert_eq!(requests.len(), 1);
     assert_eq!(roles(&requests[0]), ["user"]);

@@ -39,6 +39,8 @@ pub enum Reply {
         error_type: &'static str,
         message: String,
     },
+    /// A 429 `ThrottlingException` with this `x-amz-retry-after` (milliseconds).
+    Throttled { retry_after: &'static str },
 }
 
 /// One ConverseStream event: its `:event-type` and JSON payload.
@@ -124,6 +126,13 @@ async fn handle(
             error_type,
             message,
         } => error(status, error_type, &message),
+        Reply::Throttled { retry_after } => {
+            let mut response = error(429, "ThrottlingException", "Too many requests");
+            response
+                .headers_mut()
+                .insert("x-amz-retry-after", retry_after.parse().unwrap());
+            response
+        }
         Reply::Converse(body) if !streaming => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "application/json")],

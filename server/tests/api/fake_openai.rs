@@ -1,6 +1,7 @@
 //! A fake OpenAI-compatible server on loopback: `POST /v1/chat/completions` answered
-//! from a script with server-sent events (`data: {chunk}` … `data: [DONE]`) or an
-//! error status, every request recorded so tests can assert what the client sent.
+//! from a script with server-sent events (`data: {chunk}` … `data: [DONE]`), a whole
+//! JSON completion, or an error status, every request recorded so tests can assert
+//! what the client sent.
 
 use std::sync::Arc;
 
@@ -24,6 +25,9 @@ pub enum Reply {
     /// These events, then a broken connection once the test calls
     /// [`FakeOpenAi::cut`].
     SseCut(Vec<String>),
+    /// A whole `chat.completion` as `application/json`, as servers that ignore
+    /// `stream: true` answer.
+    Json(Value),
     /// An error status with a JSON body (and `Retry-After`, if given).
     Status {
         status: u16,
@@ -81,6 +85,7 @@ async fn handle(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes
     match reply {
         Reply::Sse(events) => sse(events, None),
         Reply::SseCut(events) => sse(events, Some(inner.clone())),
+        Reply::Json(body) => status(200, body, None),
         Reply::Status {
             status: code,
             body,
@@ -161,6 +166,36 @@ pub fn call_arguments(index: u32, fragment: &str) -> String {
         json!({ "tool_calls": [{ "index": index, "function": { "arguments": fragment } }] }),
         None,
     )
+}
+
+/// The last chunk a server sends when asked for `stream_options.include_usage`: no
+/// choices, the call's usage.
+pub fn usage(prompt_tokens: u64, completion_tokens: u64) -> String {
+    json!({
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "created": 1_700_000_000,
+        "model": "fake-model",
+        "choices": [],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens
+        }
+    })
+    .to_string()
+}
+
+/// `reply` (streamed) with a usage chunk before its `[DONE]`.
+pub fn with_usage(reply: Reply, prompt_tokens: u64, completion_tokens: u64) -> Reply {
+    match reply {
+        Reply::Sse(mut events) => {
+            let at = events.len().saturating_sub(1);
+            events.insert(at, usage(prompt_tokens, completion_tokens));
+            Reply::Sse(events)
+        }
+        other => other,
+    }
 }
 
 /// A streamed text-only answer in these pieces.

@@ -204,6 +204,16 @@ pub struct ToolboxProcess {
 impl ToolboxProcess {
     /// Serves on `address` (port 0 for a free one).
     pub async fn start(calculator: SlowCalculator, address: SocketAddr) -> Self {
+        Self::serve(calculator, bind_retrying(address).await)
+    }
+
+    /// Serves on a socket the test reserved earlier (see
+    /// [`crate::helpers::refused_address`]).
+    pub fn start_on(calculator: SlowCalculator, socket: tokio::net::TcpSocket) -> Self {
+        Self::serve(calculator, socket.listen(1024).unwrap())
+    }
+
+    fn serve(calculator: SlowCalculator, listener: tokio::net::TcpListener) -> Self {
         let sessions = Arc::new(LocalSessionManager::default());
         let service = StreamableHttpService::new(
             move || Ok(calculator.clone()),
@@ -213,7 +223,6 @@ impl ToolboxProcess {
                 .with_sse_keep_alive(None),
         );
         let router = axum::Router::new().nest_service("/mcp", service);
-        let listener = bind_retrying(address).await;
         let address = listener.local_addr().unwrap();
         let task = tokio::spawn(async move {
             let mut connections = tokio::task::JoinSet::new();

@@ -15,6 +15,7 @@ pub const EVENT_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct TestApp {
     pub address: SocketAddr,
     stop: CancellationToken,
+    running: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl Drop for TestApp {
@@ -49,6 +50,8 @@ pub async fn spawn_app_with_llm(
 
 async fn spawn(configure: impl FnOnce(&mut Settings), llm: Option<Arc<dyn Llm>>) -> TestApp {
     init_logs();
+    // The tests' own HTTP clients need the process's TLS provider too.
+    server::tools::tls::install_crypto_provider();
     let mut settings = Settings::for_tests();
     configure(&mut settings);
     let application = match llm {
@@ -59,16 +62,28 @@ async fn spawn(configure: impl FnOnce(&mut Settings), llm: Option<Arc<dyn Llm>>)
     let address = application.address();
     let stop = CancellationToken::new();
     let signal = stop.clone();
-    tokio::spawn(async move {
+    let running = tokio::spawn(async move {
         application
             .run_until_stopped(async move { signal.cancelled().await })
             .await
             .expect("server runs");
     });
-    TestApp { address, stop }
+    TestApp {
+        address,
+        stop,
+        running: Some(running),
+    }
 }
 
 impl TestApp {
+    /// Shuts the server down as SIGTERM would, and waits until it has stopped.
+    pub async fn stop(mut self) {
+        self.stop.cancel();
+        if let Some(running) = self.running.take() {
+            running.await.expect("the server stops cleanly");
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
     }
@@ -106,6 +121,39 @@ impl TestApp {
         }
     }
 
+    /// `/readyz`'s body.
+    pub async fn readiness(&self) -> serde_json::Value {
+        reqwest::get(self.url("/readyz"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Waits until `/readyz` reports each of `names` in `state` (MCP servers connect
+    /// and stdio ones start in the background), failing after 30 s.
+    pub async fn wait_servers(&self, names: &[&str], state: &str) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let body = self.readiness().await;
+            let servers = body["servers"].as_array().cloned().unwrap_or_default();
+            let reached = names.iter().all(|name| {
+                servers
+                    .iter()
+                    .any(|s| s["name"] == *name && s["state"] == state)
+            });
+            if reached {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "servers {names:?} never became {state}: {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// A WebSocket client on `/ws`, past the `ready` event.
     pub async fn connect(&self) -> WsClient {
         let mut client = self.connect_raw().await;
@@ -115,25 +163,103 @@ impl TestApp {
         }
     }
 
-    /// A WebSocket client on `/ws` that has read nothing yet.
+    /// A WebSocket client on `/ws` that has read nothing yet. It has no owner cookie:
+    /// the server gives it one (see [`WsClient::cookie`]).
     pub async fn connect_raw(&self) -> WsClient {
-        let (socket, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", self.address))
-            .await
-            .expect("WebSocket connects");
-        WsClient { socket }
+        self.connect_raw_as(None).await
     }
+
+    /// A WebSocket client presenting the owner cookie `cookie` (as
+    /// `toolstream_owner=…`), past the `ready` event.
+    pub async fn connect_as(&self, cookie: &str) -> WsClient {
+        let mut client = self.connect_raw_as(Some(cookie)).await;
+        match client.next_event().await {
+            ServerEvent::Ready { .. } => client,
+            other => panic!("expected ready first, got {other:?}"),
+        }
+    }
+
+    /// A WebSocket client with or without an owner cookie, that has read nothing.
+    pub async fn connect_raw_as(&self, cookie: Option<&str>) -> WsClient {
+        connect_to(self.address, cookie).await
+    }
+}
+
+/// A WebSocket client on the server at `address`, with or without an owner cookie,
+/// that has read nothing yet.
+pub async fn connect_to(address: SocketAddr, cookie: Option<&str>) -> WsClient {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = format!("ws://{address}/ws").into_client_request().unwrap();
+    if let Some(cookie) = cookie {
+        request
+            .headers_mut()
+            .insert("cookie", cookie.parse().unwrap());
+    }
+    let (socket, response) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("WebSocket connects");
+    let given = owner_cookie(response.headers());
+    WsClient {
+        socket,
+        cookie: cookie.map(str::to_owned).or(given),
+    }
+}
+
+/// The `toolstream_owner=…` pair of a response's `Set-Cookie`, if it has one.
+pub fn owner_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("toolstream_owner="))
+        .and_then(|v| v.split(';').next())
+        .map(str::to_owned)
 }
 
 pub struct WsClient {
     pub socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// The owner cookie this client presents (`toolstream_owner=…`).
+    pub cookie: Option<String>,
 }
 
 impl WsClient {
+    /// The owner cookie, for another connection of the same owner.
+    pub fn owner(&self) -> &str {
+        self.cookie
+            .as_deref()
+            .expect("the server set an owner cookie")
+    }
+
+    /// Sends `{"type":"resume",…}`.
+    pub async fn resume(&mut self, session_id: &str, last_seq: u64) {
+        let frame =
+            serde_json::json!({ "type": "resume", "session_id": session_id, "last_seq": last_seq });
+        self.send_text(&frame.to_string()).await;
+    }
+
     pub async fn send_text(&mut self, text: &str) {
         self.socket
             .send(Message::text(text))
             .await
             .expect("frame sent");
+    }
+
+    /// Sends a JSON value as a text frame.
+    pub async fn send_json(&mut self, value: serde_json::Value) {
+        self.send_text(&value.to_string()).await;
+    }
+
+    /// Reads events until one matches `wanted`, returning the ones before it and it.
+    pub async fn until(&mut self, wanted: impl Fn(&ServerEvent) -> bool) -> Vec<ServerEvent> {
+        let mut events = Vec::new();
+        loop {
+            let event = self.next_event().await;
+            let found = wanted(&event);
+            events.push(event);
+            if found {
+                return events;
+            }
+        }
     }
 
     /// Sends `{"type":"message","content":…}`.
@@ -171,10 +297,15 @@ impl WsClient {
         self.collect_turn().await
     }
 
+    /// The events of the running turn, up to its terminal one. `tools_changed`, which
+    /// belongs to the connection rather than the turn, is left out.
     pub async fn collect_turn(&mut self) -> Vec<ServerEvent> {
         let mut events = Vec::new();
         loop {
             let event = self.next_event().await;
+            if matches!(event, ServerEvent::ToolsChanged { .. }) {
+                continue;
+            }
             let done = event.is_terminal();
             events.push(event);
             if done {
@@ -184,11 +315,38 @@ impl WsClient {
     }
 }
 
+/// A loopback address where nothing listens, reserved for the caller: a bound socket
+/// that does not listen (connections to it are refused), so no other test can take
+/// the port meanwhile. Listen on the socket to bring a server up there later.
+pub fn refused_address() -> (tokio::net::TcpSocket, SocketAddr) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let address = socket.local_addr().unwrap();
+    (socket, address)
+}
+
 /// Shorthand for the object `{"a": a, "b": b}` as JSON text.
 pub fn args_json(event: &ServerEvent) -> String {
     match event {
         ServerEvent::ToolCall { args, .. } => serde_json::to_string(args).unwrap(),
         other => panic!("not a tool_call: {other:?}"),
+    }
+}
+
+/// `event` with only the seed contract's fields: `tool_call` and `tool_result`
+/// without what the MCP host added (`call_id`, `server`, `structured`, `content`).
+pub fn seed(event: &ServerEvent) -> ServerEvent {
+    match event {
+        ServerEvent::ToolCall { tool, args, .. } => {
+            ServerEvent::tool_call(tool.clone(), args.clone())
+        }
+        ServerEvent::ToolResult {
+            tool,
+            result,
+            is_error,
+            ..
+        } => ServerEvent::tool_result(tool.clone(), result.clone(), *is_error),
+        other => other.clone(),
     }
 }
 

@@ -63,9 +63,8 @@ async fn liveness_and_readiness_probes() {
 #[tokio::test]
 async fn not_ready_while_the_toolbox_is_unreachable() {
     // Nothing listens on this port.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/mcp", closed.local_addr().unwrap());
-    drop(closed);
+    let (_reserved, closed) = crate::helpers::refused_address();
+    let url = format!("http://{closed}/mcp");
     let app = crate::helpers::spawn_app_with(|s| s.mcp_server_url = Some(url)).await;
     assert_eq!(
         reqwest::get(app.url("/healthz")).await.unwrap().status(),

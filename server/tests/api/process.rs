@@ -23,25 +23,59 @@ use crate::{
 const BINARY: &str = env!("CARGO_BIN_EXE_server");
 
 /// A running `server` process whose stdout lines are collected.
-struct ServerProcess {
+pub struct ServerProcess {
     child: Child,
-    port: u16,
+    pub port: u16,
     lines: Arc<Mutex<Vec<String>>>,
 }
 
+/// The port in the server's "listening" log line (pretty or JSON).
+fn listening_port(line: &str) -> Option<u16> {
+    if !line.contains("toolstream server listening") {
+        return None;
+    }
+    // Pretty lines are coloured: drop the escape sequences first.
+    let mut plain = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            plain.push(c);
+        }
+    }
+    let address = match serde_json::from_str::<Value>(&plain) {
+        Ok(entry) => entry["address"].as_str()?.to_owned(),
+        Err(_) => plain
+            .split("address=")
+            .nth(1)?
+            .split_whitespace()
+            .next()?
+            .to_owned(),
+    };
+    address
+        .parse::<std::net::SocketAddr>()
+        .ok()
+        .map(|a| a.port())
+}
+
 impl ServerProcess {
-    fn start(env: &[(&str, &str)]) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+    /// Starts the binary on port 0 (unless `env` says otherwise) and learns its real
+    /// port from its startup log line: no port is picked and released beforehand.
+    /// Conversations stay in memory unless `env` sets `DATABASE_URL` (the default file
+    /// would land in the crate's folder).
+    pub async fn start(env: &[(&str, &str)]) -> Self {
         let mut command = Command::new(BINARY);
         command
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .env("HOST", "127.0.0.1")
-            .env("PORT", port.to_string())
+            .env("PORT", "0")
+            .env("DATABASE_URL", "memory:")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         for (name, value) in env {
@@ -56,10 +90,39 @@ impl ServerProcess {
                 sink.lock().unwrap().push(line);
             }
         });
-        Self { child, port, lines }
+        // Owned before anything can fail: a failing start still stops the process.
+        let mut server = Self {
+            child,
+            port: 0,
+            lines,
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        server.port = loop {
+            let found = server
+                .lines
+                .lock()
+                .unwrap()
+                .iter()
+                .find_map(|l| listening_port(l));
+            if let Some(port) = found {
+                break port;
+            }
+            assert!(
+                server.child.try_wait().unwrap().is_none(),
+                "the server exited before listening"
+            );
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no listening line: {:?}",
+                server.lines.lock().unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        server
     }
 
-    async fn wait_healthy(&self) {
+    pub async fn wait_healthy(&self) {
+        server::tools::tls::install_crypto_provider();
         let url = format!("http://127.0.0.1:{}/healthz", self.port);
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         while reqwest::get(&url).await.map(|r| r.status()).ok() != Some(reqwest::StatusCode::OK) {
@@ -71,7 +134,7 @@ impl ServerProcess {
         }
     }
 
-    async fn connect(&self, headers: &[(&'static str, &str)]) -> WsClient {
+    pub async fn connect(&self, headers: &[(&'static str, &str)]) -> WsClient {
         let mut request = format!("ws://127.0.0.1:{}/ws", self.port)
             .into_client_request()
             .unwrap();
@@ -81,7 +144,10 @@ impl ServerProcess {
                 .insert(*name, HeaderValue::from_str(value).unwrap());
         }
         let (socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-        let mut client = WsClient { socket };
+        let mut client = WsClient {
+            socket,
+            cookie: None,
+        };
         assert!(matches!(
             client.next_event().await,
             ServerEvent::Ready { .. }
@@ -89,7 +155,13 @@ impl ServerProcess {
         client
     }
 
-    fn sigterm(&self) {
+    /// Kills the process at once (SIGKILL), as a crashed node would stop.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn sigterm(&self) {
         let pid = self.child.id().to_string();
         assert!(
             Command::new("kill")
@@ -100,7 +172,7 @@ impl ServerProcess {
         );
     }
 
-    async fn wait_exit(&mut self) -> std::process::ExitStatus {
+    pub async fn wait_exit(&mut self) -> std::process::ExitStatus {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -114,7 +186,7 @@ impl ServerProcess {
         }
     }
 
-    fn log_lines(&self) -> Vec<String> {
+    pub fn log_lines(&self) -> Vec<String> {
         self.lines.lock().unwrap().clone()
     }
 }
@@ -133,7 +205,7 @@ async fn sigterm_lets_the_turn_in_flight_finish_then_closes_with_1001() {
         "127.0.0.1:0".parse().unwrap(),
     )
     .await;
-    let mut server = ServerProcess::start(&[("MCP_SERVER_URL", &toolbox.url())]);
+    let mut server = ServerProcess::start(&[("MCP_SERVER_URL", &toolbox.url())]).await;
     server.wait_healthy().await;
     let mut client = server.connect(&[]).await;
     client.say("Suma 10 y 5").await;
@@ -163,7 +235,8 @@ async fn json_logs_carry_the_turn_id_and_never_the_api_key() {
         ("LOG_FORMAT", "json"),
         ("LOG_LEVEL", "debug"),
         ("AGENT_API_KEY", SECRET),
-    ]);
+    ])
+    .await;
     server.wait_healthy().await;
     let bearer = format!("Bearer {SECRET}");
     let mut client = server.connect(&[("authorization", &bearer)]).await;
@@ -212,7 +285,7 @@ async fn json_logs_carry_the_turn_id_and_never_the_api_key() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn info_logs_keep_the_turn_and_leave_out_rmcp_per_call_lines() {
-    let mut server = ServerProcess::start(&[("LOG_FORMAT", "json"), ("LOG_LEVEL", "info")]);
+    let mut server = ServerProcess::start(&[("LOG_FORMAT", "json"), ("LOG_LEVEL", "info")]).await;
     server.wait_healthy().await;
     let mut client = server.connect(&[]).await;
     client.say("Suma 10 y 5").await;
@@ -276,4 +349,73 @@ fn help_documents_every_setting_without_showing_secrets() {
         assert!(help.contains(name), "--help lacks {name}");
     }
     assert!(!help.contains("do-not-print-me"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_servers_log_their_stderr_keep_secrets_and_stop_with_the_binary() {
+    use crate::mcp_servers::{probe_stdio, write_config};
+    const SECRET: &str = "tok-3b9e61d0c4";
+    let mut probe = probe_stdio();
+    probe["env"] = serde_json::json!({ "PROBE_TOKEN": "${SECRET_TOKEN}" });
+    let config = write_config(serde_json::json!({
+        "probe": probe,
+        // Unreachable, with the secret in its URL and headers: it is retried and
+        // reported, never logged with them.
+        "remote": {
+            "url": "http://127.0.0.1:9/mcp?key=${SECRET_TOKEN}",
+            "headers": { "Authorization": "Bearer ${SECRET_TOKEN}" }
+        }
+    }));
+    let mut server = ServerProcess::start(&[
+        ("LOG_FORMAT", "json"),
+        ("MCP_CONFIG", config.to_str().unwrap()),
+        ("SECRET_TOKEN", SECRET),
+    ])
+    .await;
+    server.wait_healthy().await;
+    let mut client = server.connect(&[]).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let pid = loop {
+        let events = client.turn("/call pid {}").await;
+        let result = events.iter().find_map(|e| match e {
+            ServerEvent::ToolResult {
+                result,
+                is_error: false,
+                ..
+            } => Some(result.clone()),
+            _ => None,
+        });
+        if let Some(pid) = result {
+            break pid;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the probe never started: {events:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let alive = |pid: &str| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|stat| !stat.contains(") Z "))
+    };
+    assert!(alive(&pid));
+    server.sigterm();
+    assert!(server.wait_exit().await.success());
+    assert!(!alive(&pid), "the stdio server outlived the binary");
+
+    let lines = server.log_lines();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("\"target\":\"mcp_stderr\"") && l.contains("probe server starting")),
+        "the probe's stderr is not in the logs"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("cannot connect to the MCP server") && l.contains("remote"))
+    );
+    for line in &lines {
+        assert!(!line.contains(SECRET), "a log line leaks a secret: {line}");
+    }
 }

@@ -8,7 +8,7 @@ use tokio_tungstenite::tungstenite::{Message, protocol::frame::coding::CloseCode
 
 use crate::{
     fixtures::{Revision, SlowCalculator, StagedLlm, ToolboxProcess},
-    helpers::{EVENT_TIMEOUT, spawn_app_with, spawn_app_with_llm},
+    helpers::{EVENT_TIMEOUT, refused_address, spawn_app_with, spawn_app_with_llm},
 };
 
 fn error_code(event: &ServerEvent) -> Option<ErrorCode> {
@@ -18,10 +18,8 @@ fn error_code(event: &ServerEvent) -> Option<ErrorCode> {
     }
 }
 
-/// A free loopback address that nothing listens on (yet).
-fn unused_address() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap()
+fn any_port() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
 }
 
 #[tokio::test]
@@ -119,7 +117,7 @@ async fn the_rate_limit_answers_with_a_clear_error() {
 
 #[tokio::test]
 async fn toolbox_down_at_startup_then_recovering_by_itself() {
-    let address = unused_address();
+    let (reserved, address) = refused_address();
     let app = spawn_app_with(|s| s.mcp_server_url = Some(format!("http://{address}/mcp"))).await;
 
     assert_eq!(
@@ -136,7 +134,7 @@ async fn toolbox_down_at_startup_then_recovering_by_itself() {
     );
 
     // The toolbox comes up; the server reconnects by itself (with backoff).
-    let toolbox = ToolboxProcess::start(SlowCalculator::new(Duration::ZERO), address).await;
+    let toolbox = ToolboxProcess::start_on(SlowCalculator::new(Duration::ZERO), reserved);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while reqwest::get(app.url("/readyz")).await.unwrap().status() != 200 {
         assert!(tokio::time::Instant::now() < deadline, "never became ready");
@@ -150,7 +148,7 @@ async fn toolbox_down_at_startup_then_recovering_by_itself() {
 #[tokio::test]
 async fn toolbox_killed_mid_turn_then_restarted() {
     let calculator = SlowCalculator::new(Duration::from_millis(300));
-    let toolbox = ToolboxProcess::start(calculator.clone(), unused_address()).await;
+    let toolbox = ToolboxProcess::start(calculator.clone(), any_port()).await;
     let address = toolbox.address;
     let app = spawn_app_with(|s| s.mcp_server_url = Some(toolbox.url())).await;
     let mut client = app.connect().await;
@@ -195,11 +193,8 @@ async fn toolbox_killed_mid_turn_then_restarted() {
 
 #[tokio::test]
 async fn a_slow_tool_times_out_with_a_clear_error() {
-    let toolbox = ToolboxProcess::start(
-        SlowCalculator::new(Duration::from_secs(5)),
-        unused_address(),
-    )
-    .await;
+    let toolbox =
+        ToolboxProcess::start(SlowCalculator::new(Duration::from_secs(5)), any_port()).await;
     let app = spawn_app_with(|s| {
         s.mcp_server_url = Some(toolbox.url());
         s.tool_timeout = Duration::from_millis(200);
@@ -272,7 +267,7 @@ async fn cancel_stops_the_llm_call_and_answers_cancelled() {
 #[tokio::test]
 async fn cancel_drops_the_tool_call_in_flight_and_the_queued_turns() {
     let calculator = SlowCalculator::new(Duration::from_secs(30));
-    let toolbox = ToolboxProcess::start(calculator.clone(), unused_address()).await;
+    let toolbox = ToolboxProcess::start(calculator.clone(), any_port()).await;
     let app = spawn_app_with(|s| s.mcp_server_url = Some(toolbox.url())).await;
     let mut client = app.connect().await;
     client.say("Suma 10 y 5").await;
@@ -346,7 +341,7 @@ async fn abrupt_disconnects_mid_turn_leave_nothing_running() {
 #[tokio::test]
 async fn the_agent_speaks_stateless_mcp_and_falls_back_to_sessions() {
     // A current toolbox: 2026-07-28, no session is ever opened.
-    let modern = ToolboxProcess::start(SlowCalculator::new(Duration::ZERO), unused_address()).await;
+    let modern = ToolboxProcess::start(SlowCalculator::new(Duration::ZERO), any_port()).await;
     let app = spawn_app_with(|s| s.mcp_server_url = Some(modern.url())).await;
     let mut client = app.connect().await;
     let events = client.turn("Suma 10 y 5").await;
@@ -362,7 +357,7 @@ async fn the_agent_speaks_stateless_mcp_and_falls_back_to_sessions() {
     ] {
         let mut calculator = SlowCalculator::new(Duration::ZERO);
         calculator.revision = revision;
-        let legacy = ToolboxProcess::start(calculator, unused_address()).await;
+        let legacy = ToolboxProcess::start(calculator, any_port()).await;
         let app = spawn_app_with(|s| s.mcp_server_url = Some(legacy.url())).await;
         let mut client = app.connect().await;
         let events = client.turn("Suma 10 y 5").await;

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::{
     fixtures::{SlowCalculator, ToolboxProcess},
-    helpers::{TestApp, spawn_app, spawn_app_with},
+    helpers::{TestApp, refused_address, spawn_app, spawn_app_with},
 };
 
 async fn post_chat(app: &TestApp, body: Value) -> (u16, Value) {
@@ -27,20 +27,33 @@ async fn chat_answers_with_the_response_and_the_tool_calls() {
     let (status, body) = post_chat(&app, json!({"message": "Suma 10 y 5"})).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["response"], "La suma de 10 y 5 es 15.");
-    assert_eq!(
-        body["tool_calls"],
-        json!([{"tool": "add", "args": {"a": 10, "b": 5}, "result": "15"}])
-    );
+    let calls = body["tool_calls"].as_array().unwrap();
+    assert_eq!(calls.len(), 1, "{body}");
+    assert_eq!(calls[0]["tool"], "add");
+    assert_eq!(calls[0]["args"], json!({"a": 10, "b": 5}));
+    assert_eq!(calls[0]["result"], "15");
+    assert_eq!(calls[0]["server"], "toolbox");
     assert_eq!(body["steps"], 5);
     assert!(body["turn_id"].as_str().is_some_and(|id| !id.is_empty()));
 
     let (_, chained) = post_chat(&app, json!({"message": "(10 + 5) * 3"})).await;
+    // The seed's fields of each call (call ids, servers and structured results added).
+    let seed: Vec<Value> = chained["tool_calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| json!({"tool": c["tool"], "args": c["args"], "result": c["result"]}))
+        .collect();
     assert_eq!(
-        chained["tool_calls"],
-        json!([
-            {"tool": "add", "args": {"a": 10, "b": 5}, "result": "15"},
-            {"tool": "multiply", "args": {"a": 15, "b": 3}, "result": "45"}
-        ])
+        seed,
+        [
+            json!({"tool": "add", "args": {"a": 10, "b": 5}, "result": "15"}),
+            json!({"tool": "multiply", "args": {"a": 15, "b": 3}, "result": "45"})
+        ]
+    );
+    assert_eq!(
+        chained["tool_calls"][1]["structured"],
+        json!({"result": 45})
     );
     assert_eq!(chained["steps"], 7);
 
@@ -88,9 +101,8 @@ async fn bad_requests_get_400_and_413_with_json_errors() {
 
 #[tokio::test]
 async fn upstream_failures_map_to_502_504_and_422() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let down = format!("http://{}/mcp", closed.local_addr().unwrap());
-    drop(closed);
+    let (_reserved, closed) = refused_address();
+    let down = format!("http://{closed}/mcp");
     let app = spawn_app_with(|s| s.mcp_server_url = Some(down)).await;
     let (status, error) = post_chat(&app, json!({"message": "add 2 and 3"})).await;
     assert_eq!(

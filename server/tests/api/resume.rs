@@ -6,7 +6,7 @@ use protocol::{ErrorCode, ServerEvent, ServerFrame};
 
 use crate::{
     fixtures::{SlowCalculator, StagedLlm, ToolboxProcess},
-    helpers::{spawn_app_with, spawn_app_with_llm},
+    helpers::{kinds, spawn_app_with, spawn_app_with_llm},
 };
 
 fn resume(session_id: &str, last_seq: u64) -> String {
@@ -33,9 +33,10 @@ async fn resume_mid_turn_replays_exactly_the_missed_events() {
     while seen.len() < 3 {
         seen.push(first.next_frame().await);
     }
+    let owner = first.owner().to_owned();
     drop(first); // the network drops mid-turn
 
-    let mut second = app.connect().await;
+    let mut second = app.connect_as(&owner).await;
     let last_seq = seen.last().unwrap().seq.unwrap();
     second.send_text(&resume(&session_id, last_seq)).await;
     match second.next_event().await {
@@ -83,9 +84,10 @@ async fn resume_after_the_turn_finished_replays_the_rest_and_keeps_the_conversat
     first.say("Suma 10 y 5").await;
     let start = first.next_frame().await;
     assert_eq!(start.event.kind(), "start");
+    let owner = first.owner().to_owned();
     drop(first);
 
-    let mut second = app.connect().await;
+    let mut second = app.connect_as(&owner).await;
     second
         .send_text(&resume(&session_id, start.seq.unwrap()))
         .await;
@@ -123,7 +125,7 @@ async fn an_unknown_session_is_reported_and_the_connection_continues() {
 }
 
 #[tokio::test]
-async fn a_session_expires_after_its_grace_period() {
+async fn a_turn_nobody_follows_is_cancelled_after_the_grace_period_and_stays_stored() {
     let llm = Arc::new(StagedLlm::default());
     let app = spawn_app_with_llm(llm.clone(), |s| {
         s.session_grace = Duration::from_millis(100)
@@ -135,17 +137,19 @@ async fn a_session_expires_after_its_grace_period() {
     };
     first.say("hang").await;
     assert_eq!(first.next_event().await.kind(), "start");
+    let owner = first.owner().to_owned();
     drop(first);
+    // Nobody follows it: after the grace period its turn stops and it leaves memory.
     app.wait_for_metric("toolstream_sessions", 0.0).await;
     assert_eq!(llm.dropped.get(), 1, "the turn was cancelled");
 
-    let mut second = app.connect().await;
-    second.send_text(&resume(&session_id, 0)).await;
+    // The conversation is stored: its owner resumes it and sees how the turn ended.
+    let mut second = app.connect_as(&owner).await;
+    second.resume(&session_id, 0).await;
     assert!(matches!(
         second.next_event().await,
-        ServerEvent::Error {
-            code: Some(ErrorCode::SessionExpired),
-            ..
-        }
+        ServerEvent::Ready { .. }
     ));
+    let replayed = second.collect_turn().await;
+    assert_eq!(kinds(&replayed), ["start", "step", "cancelled"]);
 }

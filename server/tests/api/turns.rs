@@ -29,7 +29,10 @@ fn assert_single_tool_turn(events: &[ServerEvent], tool: &str, args: &str, resul
     ));
     assert!(matches!(&events[2], ServerEvent::ToolCall { tool: t, .. } if t == tool));
     assert_eq!(args_json(&events[2]), args);
-    assert_eq!(events[3], ServerEvent::tool_result(tool, result, false));
+    assert_eq!(
+        crate::helpers::seed(&events[3]),
+        ServerEvent::tool_result(tool, result, false)
+    );
     assert_eq!(events[5], ServerEvent::complete(5));
     match &events[4] {
         ServerEvent::Response { content } => {

@@ -2,13 +2,39 @@
 //! Bedrock's JSON documents back to plain JSON.
 
 use aws_sdk_bedrockruntime::types::{
-    ContentBlock, ConversationRole, Message, Tool, ToolConfiguration, ToolInputSchema,
-    ToolResultBlock, ToolResultContentBlock, ToolResultStatus, ToolSpecification, ToolUseBlock,
+    ContentBlock, ConversationRole, ImageBlock, ImageFormat, ImageSource, Message, Tool,
+    ToolConfiguration, ToolInputSchema, ToolResultBlock, ToolResultContentBlock, ToolResultStatus,
+    ToolSpecification, ToolUseBlock,
 };
-use aws_smithy_types::{Document, Number as DocNumber, error::operation::BuildError};
+use aws_smithy_types::{Blob, Document, Number as DocNumber, error::operation::BuildError};
 use serde_json::{Map, Number, Value};
 
-use crate::llm::{ChatMessage, LlmError, ToolSpec, tool_names::ToolNames};
+use crate::llm::{ChatMessage, LlmError, ToolImage, ToolSpec, tool_names::ToolNames};
+
+/// The largest image Bedrock accepts in a message (3.75 MB).
+const MAX_IMAGE_BYTES: usize = 3_750_000;
+
+/// A tool's image as a Converse image block, when Bedrock can take it: PNG, JPEG,
+/// GIF or WebP, valid base64, within the size limit. Others stay out (the result's
+/// text already mentions them).
+pub fn image_block(image: &ToolImage) -> Option<ImageBlock> {
+    let format = match image.mime_type.as_str() {
+        "image/png" => ImageFormat::Png,
+        "image/jpeg" | "image/jpg" => ImageFormat::Jpeg,
+        "image/gif" => ImageFormat::Gif,
+        "image/webp" => ImageFormat::Webp,
+        _ => return None,
+    };
+    let bytes = aws_smithy_types::base64::decode(&image.data).ok()?;
+    if bytes.is_empty() || bytes.len() > MAX_IMAGE_BYTES {
+        return None;
+    }
+    ImageBlock::builder()
+        .format(format)
+        .source(ImageSource::Bytes(Blob::new(bytes)))
+        .build()
+        .ok()
+}
 
 /// A request part the SDK refused to build: a bug here, never the user's doing.
 pub fn build_failed(error: BuildError) -> LlmError {
@@ -99,12 +125,14 @@ pub fn messages(history: &[ChatMessage], names: &ToolNames) -> Result<Vec<Messag
                         } else {
                             ToolResultStatus::Success
                         };
-                        let block = ToolResultBlock::builder()
+                        let mut block = ToolResultBlock::builder()
                             .tool_use_id(&outcome.call_id)
                             .content(ToolResultContentBlock::Text(outcome.content.clone()))
-                            .status(status)
-                            .build()
-                            .map_err(build_failed)?;
+                            .status(status);
+                        for image in outcome.images.iter().filter_map(image_block) {
+                            block = block.content(ToolResultContentBlock::Image(image));
+                        }
+                        let block = block.build().map_err(build_failed)?;
                         content.push(ContentBlock::ToolResult(block));
                     }
                     (ConversationRole::User, content)
@@ -157,6 +185,40 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn tool_images_become_image_blocks_in_the_tool_result() {
+        // A 1x1 PNG, as MCP servers send images: base64 with a MIME type.
+        let png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+        let mut outcome = crate::llm::ToolOutcome::text("t1", "get-tiny-image", "an image", false);
+        outcome.images = vec![
+            ToolImage {
+                mime_type: "image/png".into(),
+                data: png.into(),
+            },
+            ToolImage {
+                mime_type: "image/svg+xml".into(),
+                data: "PHN2Zy8+".into(),
+            },
+            ToolImage {
+                mime_type: "image/png".into(),
+                data: "not base64!".into(),
+            },
+        ];
+        let history = [ChatMessage::ToolResults(vec![outcome])];
+        let messages = messages(&history, &ToolNames::default()).unwrap();
+        let ContentBlock::ToolResult(result) = &messages[0].content[0] else {
+            panic!("a tool result");
+        };
+        assert_eq!(result.content.len(), 2, "text and the one usable image");
+        let ToolResultContentBlock::Image(image) = &result.content[1] else {
+            panic!("an image block: {:?}", result.content[1]);
+        };
+        assert_eq!(image.format, ImageFormat::Png);
+        assert!(
+            matches!(&image.source, Some(ImageSource::Bytes(b)) if b.as_ref().starts_with(b"\x89PNG"))
+        );
+    }
 
     #[test]
     fn documents_round_trip_with_exact_numbers() {

@@ -1,12 +1,17 @@
 //! Assembles a ConverseStream answer from its events: text deltas in order, tool-use
-//! blocks from their start event and their input's JSON fragments, and the stop
-//! reason that says whether the answer is whole.
+//! blocks from their start event and their input's JSON fragments, the stop reason
+//! that says whether the answer is whole, and the token usage of the closing
+//! `metadata` event.
 
 use std::collections::BTreeMap;
 
-use crate::llm::{LlmError, LlmReply, ToolCall, tool_names::ToolNames};
+use crate::llm::{
+    LlmError, LlmReply, ToolCall,
+    tool_names::ToolNames,
+    usage::{self, Usage},
+};
 use aws_sdk_bedrockruntime::types::{
-    ContentBlockDelta, ContentBlockStart, ConverseStreamOutput, StopReason,
+    ContentBlockDelta, ContentBlockStart, ConverseStreamOutput, StopReason, TokenUsage,
 };
 
 /// A tool-use block being received.
@@ -27,6 +32,19 @@ pub struct Assembly {
     tools: BTreeMap<i32, ToolBlock>,
     /// Set by `messageStop`; without it the answer is incomplete.
     stop: Option<StopReason>,
+    /// From the `metadata` event that follows `messageStop`.
+    usage: Option<Usage>,
+}
+
+/// Bedrock's token counts as a [`Usage`]. Tokens read from or written to a prompt
+/// cache are tokens the model read, so they count as input.
+pub fn usage_of(tokens: &TokenUsage) -> Usage {
+    let cached = i64::from(tokens.cache_read_input_tokens.unwrap_or(0))
+        + i64::from(tokens.cache_write_input_tokens.unwrap_or(0));
+    usage::tokens(
+        i64::from(tokens.input_tokens) + cached,
+        tokens.output_tokens,
+    )
 }
 
 impl Assembly {
@@ -61,6 +79,10 @@ impl Assembly {
                 self.stop = Some(stop.stop_reason);
                 None
             }
+            ConverseStreamOutput::Metadata(metadata) => {
+                self.usage = metadata.usage.as_ref().map(usage_of);
+                None
+            }
             _ => None,
         }
     }
@@ -87,6 +109,7 @@ impl Assembly {
         Ok(LlmReply {
             text: self.text,
             tool_calls,
+            usage: self.usage,
         })
     }
 }
@@ -186,6 +209,26 @@ mod tests {
         );
         assert_eq!(reply.tool_calls[0].id, "t1");
         assert!(reply.tool_calls[0].malformed.is_none());
+    }
+
+    #[test]
+    fn the_metadata_event_carries_the_usage() {
+        use aws_sdk_bedrockruntime::types::ConverseStreamMetadataEvent;
+        let mut assembly = Assembly::default();
+        assembly.push(delta(0, ContentBlockDelta::Text("15".into())));
+        assembly.push(stop(StopReason::EndTurn));
+        let tokens = TokenUsage::builder()
+            .input_tokens(1200)
+            .output_tokens(56)
+            .total_tokens(1290)
+            .cache_read_input_tokens(34)
+            .build()
+            .unwrap();
+        assembly.push(ConverseStreamOutput::Metadata(
+            ConverseStreamMetadataEvent::builder().usage(tokens).build(),
+        ));
+        let reply = assembly.finish(&ToolNames::default()).unwrap();
+        assert_eq!(reply.usage, Some(usage::tokens(1234u64, 56u64)));
     }
 
     #[test]

@@ -5,7 +5,19 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::llm::{LlmError, LlmReply, ToolCall, tool_names::ToolNames};
+use crate::llm::{
+    LlmError, LlmReply, ToolCall,
+    tool_names::ToolNames,
+    usage::{self, Usage},
+};
+
+/// The largest event the server may send (a chunk is a few hundred bytes); a longer
+/// one, or a line that never ends, fails the call instead of growing without bound.
+const MAX_EVENT_BYTES: usize = 1024 * 1024;
+/// The most a whole streamed answer may carry (text, tool calls and all).
+pub(super) const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
+/// The most tool calls one answer may make.
+const MAX_TOOL_CALLS: usize = 128;
 
 /// Splits a byte stream into server-sent events' `data`, across chunk boundaries.
 #[derive(Debug, Default)]
@@ -14,14 +26,24 @@ pub struct SseParser {
     partial: Vec<u8>,
     /// `data` lines of the event being read.
     data: Vec<String>,
+    /// Bytes in `data`.
+    data_bytes: usize,
+}
+
+pub(super) fn too_large() -> LlmError {
+    LlmError::Unavailable("its answer was larger than this server accepts".into())
 }
 
 impl SseParser {
     /// Takes the next chunk; returns the data of every event it completed.
-    pub fn push(&mut self, chunk: &[u8]) -> Vec<String> {
+    pub fn push(&mut self, chunk: &[u8]) -> Result<Vec<String>, LlmError> {
         let mut events = Vec::new();
         for &byte in chunk {
             if byte != b'\n' {
+                if self.partial.len() + self.data_bytes >= MAX_EVENT_BYTES {
+                    tracing::warn!("a chat-completions event exceeded {MAX_EVENT_BYTES} bytes");
+                    return Err(too_large());
+                }
                 self.partial.push(byte);
                 continue;
             }
@@ -32,15 +54,17 @@ impl SseParser {
                 if !self.data.is_empty() {
                     events.push(self.data.join("\n"));
                     self.data.clear();
+                    self.data_bytes = 0;
                 }
             } else if let Some(data) = line.strip_prefix("data:") {
-                self.data
-                    .push(data.strip_prefix(' ').unwrap_or(data).to_owned());
+                let data = data.strip_prefix(' ').unwrap_or(data);
+                self.data_bytes += data.len() + 1;
+                self.data.push(data.to_owned());
             }
             // Comments (`: keep-alive`), `event:`, `id:` and `retry:` carry nothing
             // the answer needs.
         }
-        events
+        Ok(events)
     }
 }
 
@@ -52,6 +76,25 @@ pub struct Chunk {
     /// Some servers report a failure inside the stream.
     #[serde(default)]
     pub error: Option<serde_json::Value>,
+    /// The call's token usage: in a last chunk (with no choices) when the request
+    /// asked for `stream_options.include_usage`; `null` or absent in the others.
+    #[serde(default)]
+    pub usage: Option<TokenCounts>,
+}
+
+/// `usage` as chat completions report it.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+pub struct TokenCounts {
+    #[serde(default)]
+    pub prompt_tokens: u64,
+    #[serde(default)]
+    pub completion_tokens: u64,
+}
+
+impl From<TokenCounts> for Usage {
+    fn from(counts: TokenCounts) -> Self {
+        usage::tokens(counts.prompt_tokens, counts.completion_tokens)
+    }
 }
 
 /// One choice of a chunk; only choice 0 is read.
@@ -86,7 +129,7 @@ pub struct ToolCallDelta {
 }
 
 /// The name (sent once) and a piece of the JSON arguments text.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct FunctionDelta {
     #[serde(default)]
     pub name: Option<String>,
@@ -96,10 +139,10 @@ pub struct FunctionDelta {
 
 /// A tool call being received.
 #[derive(Debug, Default)]
-struct PartialCall {
-    id: String,
-    name: String,
-    arguments: String,
+pub(super) struct PartialCall {
+    pub id: String,
+    pub name: String,
+    pub arguments: String,
 }
 
 /// The answer so far.
@@ -113,6 +156,10 @@ pub struct Assembly {
     finish: Option<String>,
     /// `[DONE]` arrived.
     done: bool,
+    /// Bytes of event data taken so far.
+    received: usize,
+    /// The last usage a chunk reported (some servers repeat a running total).
+    usage: Option<Usage>,
 }
 
 impl Assembly {
@@ -121,6 +168,11 @@ impl Assembly {
         if data.trim() == "[DONE]" {
             self.done = true;
             return Ok(None);
+        }
+        self.received += data.len();
+        if self.received > MAX_ANSWER_BYTES {
+            tracing::warn!("a chat-completions answer exceeded {MAX_ANSWER_BYTES} bytes");
+            return Err(too_large());
         }
         let chunk: Chunk = serde_json::from_str(data).map_err(|error| {
             tracing::warn!(%error, data, "unreadable chat-completions chunk");
@@ -132,6 +184,9 @@ impl Assembly {
                 "the model service failed to answer".into(),
             ));
         }
+        if let Some(counts) = chunk.usage {
+            self.usage = Some(counts.into());
+        }
         let mut piece: Option<String> = None;
         // One answer is asked for; other choices (n > 1) are ignored.
         for choice in chunk.choices.into_iter().filter(|c| c.index == 0) {
@@ -140,6 +195,12 @@ impl Assembly {
                 piece.get_or_insert_with(String::new).push_str(&content);
             }
             for delta in choice.delta.tool_calls {
+                if self.calls.len() >= MAX_TOOL_CALLS && !self.calls.contains_key(&delta.index) {
+                    tracing::warn!(
+                        "a chat-completions answer made over {MAX_TOOL_CALLS} tool calls"
+                    );
+                    return Err(too_large());
+                }
                 let call = self.calls.entry(delta.index).or_default();
                 if let Some(id) = delta.id {
                     call.id = id;
@@ -170,32 +231,50 @@ impl Assembly {
         if !self.is_complete() {
             return Err(LlmError::Unavailable("its answer was cut off".into()));
         }
-        let tool_calls: Vec<_> = self
-            .calls
-            .into_iter()
-            .map(|(index, call)| {
-                // Some servers leave ids out; the pairing only needs them unique.
-                let id = if call.id.is_empty() {
-                    format!("call_{index}")
-                } else {
-                    call.id
-                };
-                ToolCall::parse(id, names.to_tool(&call.name), &call.arguments)
-            })
-            .collect();
-        if tool_calls.is_empty() && self.text.trim().is_empty() {
-            return Err(match self.finish.as_deref() {
-                Some("content_filter") => {
-                    LlmError::Refused("its content filter blocked the answer".into())
-                }
-                _ => LlmError::Unavailable("it returned an empty answer".into()),
-            });
-        }
-        Ok(LlmReply {
-            text: self.text,
-            tool_calls,
-        })
+        reply(
+            self.text,
+            self.calls,
+            self.finish.as_deref(),
+            self.usage,
+            names,
+        )
     }
+}
+
+/// The reply from an answer's text and tool calls (by the server's index), whether
+/// it came streamed or whole. An answer with neither was refused or empty.
+pub(super) fn reply(
+    text: String,
+    calls: BTreeMap<u32, PartialCall>,
+    finish: Option<&str>,
+    usage: Option<Usage>,
+    names: &ToolNames,
+) -> Result<LlmReply, LlmError> {
+    let tool_calls: Vec<_> = calls
+        .into_iter()
+        .map(|(index, call)| {
+            // Some servers leave ids out; the pairing only needs them unique.
+            let id = if call.id.is_empty() {
+                format!("call_{index}")
+            } else {
+                call.id
+            };
+            ToolCall::parse(id, names.to_tool(&call.name), &call.arguments)
+        })
+        .collect();
+    if tool_calls.is_empty() && text.trim().is_empty() {
+        return Err(match finish {
+            Some("content_filter") => {
+                LlmError::Refused("its content filter blocked the answer".into())
+            }
+            _ => LlmError::Unavailable("it returned an empty answer".into()),
+        });
+    }
+    Ok(LlmReply {
+        text,
+        tool_calls,
+        usage,
+    })
 }
 
 #[cfg(test)]
@@ -206,10 +285,41 @@ mod tests {
     fn events_split_across_chunks_and_lines() {
         let mut parser = SseParser::default();
         let stream = b": keep-alive\n\ndata: {\"a\":1}\r\n\r\ndata: [DO";
-        let mut events = parser.push(&stream[..10]);
-        events.extend(parser.push(&stream[10..]));
+        let mut events = parser.push(&stream[..10]).unwrap();
+        events.extend(parser.push(&stream[10..]).unwrap());
         assert_eq!(events, [r#"{"a":1}"#]);
-        assert_eq!(parser.push(b"NE]\n\n"), ["[DONE]"]);
+        assert_eq!(parser.push(b"NE]\n\n").unwrap(), ["[DONE]"]);
+    }
+
+    #[test]
+    fn an_endless_line_or_event_fails_instead_of_growing() {
+        let mut parser = SseParser::default();
+        let chunk = vec![b'x'; 64 * 1024];
+        let mut outcome = Ok(Vec::new());
+        for _ in 0..32 {
+            outcome = parser.push(&chunk);
+            if outcome.is_err() {
+                break;
+            }
+        }
+        assert!(outcome.is_err(), "a line of 2 MiB was accepted");
+        // Many data lines of one event count together.
+        let mut parser = SseParser::default();
+        let line = format!("data: {}\n", "y".repeat(1000));
+        let refused = (0..2000).any(|_| parser.push(line.as_bytes()).is_err());
+        assert!(refused, "an event of 2 MB was accepted");
+    }
+
+    #[test]
+    fn too_many_tool_calls_fail_the_answer() {
+        let mut assembly = Assembly::default();
+        let refused = (0..200).any(|index| {
+            let chunk = format!(
+                r#"{{"choices":[{{"index":0,"delta":{{"tool_calls":[{{"index":{index},"id":"c{index}","function":{{"name":"add","arguments":"{{}}"}}}}]}}}}]}}"#
+            );
+            assembly.push(&chunk).is_err()
+        });
+        assert!(refused);
     }
 
     #[test]
@@ -218,7 +328,7 @@ mod tests {
         let bytes = "data: {\"x\":\"ñandú\"}\n\n".as_bytes();
         let mut events = Vec::new();
         for byte in bytes {
-            events.extend(parser.push(std::slice::from_ref(byte)));
+            events.extend(parser.push(std::slice::from_ref(byte)).unwrap());
         }
         assert_eq!(events, ["{\"x\":\"ñandú\"}"]);
     }
@@ -248,6 +358,27 @@ mod tests {
             serde_json::to_string(&reply.tool_calls[0].args).unwrap(),
             r#"{"a":10,"b":5}"#
         );
+    }
+
+    #[test]
+    fn the_last_chunk_reports_the_usage() {
+        let mut assembly = Assembly::default();
+        for chunk in [
+            r#"{"choices":[{"index":0,"delta":{"content":"15"}}],"usage":null}"#,
+            r#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":null}"#,
+            r#"{"choices":[],"usage":{"prompt_tokens":1234,"completion_tokens":56,"total_tokens":1290}}"#,
+            "[DONE]",
+        ] {
+            assembly.push(chunk).unwrap();
+        }
+        let reply = assembly.finish(&ToolNames::default()).unwrap();
+        assert_eq!(reply.usage, Some(usage::tokens(1234u64, 56u64)));
+
+        let mut silent = Assembly::default();
+        silent
+            .push(r#"{"choices":[{"index":0,"delta":{"content":"15"},"finish_reason":"stop"}]}"#)
+            .unwrap();
+        assert_eq!(silent.finish(&ToolNames::default()).unwrap().usage, None);
     }
 
     #[test]

@@ -5,12 +5,23 @@
 //! clauses that continue from the previous result ("… y multiplica por 3"). Anything
 //! else is read as an *infix expression* whose operators may be symbols or words
 //! ("(10 + 5) * 3", "what is 12 divided by 4", "cuánto es 20 menos 9").
+//!
+//! Requests are bounded however long the text is: at most [`MAX_OPERATIONS`]
+//! operations and [`MAX_NESTING`] levels of parentheses and signs, checked while
+//! reading, so neither the reader's recursion nor the tree it builds (and later walks
+//! and drops recursively) can grow with the input.
 
 use std::fmt;
 
 use serde_json::Number;
 
 use crate::lang::fold;
+
+/// The most operations one request may ask for (each is a tool call and an LLM turn;
+/// the agent's iteration cap stops far earlier).
+pub const MAX_OPERATIONS: usize = 64;
+/// The deepest nesting of parentheses and signs.
+pub const MAX_NESTING: usize = 32;
 
 /// An arithmetic operation, one per toolbox tool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +110,9 @@ pub enum Unplanned {
     NeedsTwoNumbers(Op),
     /// Nothing the planner can compute.
     NotUnderstood,
+    /// More operations or nesting than the planner takes ([`MAX_OPERATIONS`],
+    /// [`MAX_NESTING`]).
+    TooComplex,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -137,8 +151,22 @@ pub fn parse(text: &str, previous: Option<&Number>) -> Result<Expr, Unplanned> {
     if tokens.iter().any(|t| verb(t).is_some()) {
         verb_led(&tokens, previous)
     } else {
-        infix(&tokens, previous).ok_or(Unplanned::NotUnderstood)
+        infix(&tokens, previous)
     }
+}
+
+/// The number of operations in `expr`, counted without recursion.
+fn operations(expr: &Expr) -> usize {
+    let mut count = 0;
+    let mut stack = vec![expr];
+    while let Some(expr) = stack.pop() {
+        if let Expr::Bin(_, left, right) = expr {
+            count += 1;
+            stack.push(left);
+            stack.push(right);
+        }
+    }
+    count
 }
 
 const GREETINGS: &[&str] = &[
@@ -312,7 +340,7 @@ fn verb_led(tokens: &[Tok], previous: Option<&Number>) -> Result<Expr, Unplanned
         .unwrap_or(tokens.len());
     let lead = &tokens[..first_verb];
     let mut acc = if lead.iter().any(|t| matches!(t, Tok::Num(_))) {
-        Some(infix(lead, None).ok_or(Unplanned::NotUnderstood)?)
+        Some(infix(lead, None)?)
     } else {
         None
     };
@@ -326,6 +354,9 @@ fn verb_led(tokens: &[Tok], previous: Option<&Number>) -> Result<Expr, Unplanned
             .position(|t| verb(t).is_some())
             .unwrap_or(tail.len());
         let (operands, reversed) = clause_operands(op, &tail[..end])?;
+        if operands.len() > MAX_OPERATIONS {
+            return Err(Unplanned::TooComplex);
+        }
         rest = &tail[end..];
         acc = Some(match (operands.len(), acc.take()) {
             (0, _) => return Err(Unplanned::NeedsTwoNumbers(op)),
@@ -359,6 +390,9 @@ fn verb_led(tokens: &[Tok], previous: Option<&Number>) -> Result<Expr, Unplanned
                 it.fold(first, |left, right| Expr::bin(op, left, right))
             }
         });
+        if acc.as_ref().map_or(0, operations) > MAX_OPERATIONS {
+            return Err(Unplanned::TooComplex);
+        }
     }
     acc.ok_or(Unplanned::NotUnderstood)
 }
@@ -388,7 +422,7 @@ fn clause_operands(op: Op, tokens: &[Tok]) -> Result<(Vec<Expr>, bool), Unplanne
             }
             Tok::LParen => {
                 let close = matching_paren(tokens, i).ok_or(Unplanned::NotUnderstood)?;
-                operands.push(infix(&tokens[i + 1..close], None).ok_or(Unplanned::NotUnderstood)?);
+                operands.push(infix(&tokens[i + 1..close], None)?);
                 i = close;
             }
             Tok::Word(w)
@@ -500,7 +534,7 @@ const FILLER: &[&str] = &[
 
 /// Infix reading: maps operator words to symbols, drops filler, and parses the rest with
 /// the usual precedence. Any word it cannot place makes the whole reading fail.
-fn infix(tokens: &[Tok], previous: Option<&Number>) -> Option<Expr> {
+fn infix(tokens: &[Tok], previous: Option<&Number>) -> Result<Expr, Unplanned> {
     let mut symbols = Vec::with_capacity(tokens.len());
     let mut i = 0;
     while i < tokens.len() {
@@ -527,7 +561,7 @@ fn infix(tokens: &[Tok], previous: Option<&Number>) -> Option<Expr> {
                     }
                 }
                 w if FILLER.contains(&w) => {}
-                _ => return None,
+                _ => return Err(Unplanned::NotUnderstood),
             },
             Tok::Sep => {}
             other => symbols.push(other.clone()),
@@ -542,15 +576,28 @@ fn infix(tokens: &[Tok], previous: Option<&Number>) -> Option<Expr> {
     let mut parser = Infix {
         tokens: &symbols,
         pos: 0,
+        depth: 0,
+        operations: 0,
+        too_complex: false,
     };
-    let expr = parser.expr(0)?;
-    (parser.pos == symbols.len()).then_some(expr)
+    match parser.expr(0) {
+        Some(expr) if parser.pos == symbols.len() => Ok(expr),
+        _ if parser.too_complex => Err(Unplanned::TooComplex),
+        _ => Err(Unplanned::NotUnderstood),
+    }
 }
 
-/// Precedence climbing over symbol tokens.
+/// Precedence climbing over symbol tokens, within [`MAX_NESTING`] and
+/// [`MAX_OPERATIONS`].
 struct Infix<'a> {
     tokens: &'a [Tok],
     pos: usize,
+    /// Parentheses and signs open around the current position.
+    depth: usize,
+    /// Operations built so far.
+    operations: usize,
+    /// A limit was hit (the reading then fails as a whole).
+    too_complex: bool,
 }
 
 impl Infix<'_> {
@@ -569,18 +616,40 @@ impl Infix<'_> {
         while let Some(op) = self.peek_op().filter(|op| op.precedence() > min_prec) {
             self.pos += 1;
             let right = self.expr(op.precedence())?;
-            left = Expr::bin(op, left, right);
+            left = self.bin(op, left, right)?;
         }
         Some(left)
     }
 
+    /// One more operation, unless that is one too many.
+    fn bin(&mut self, op: Op, left: Expr, right: Expr) -> Option<Expr> {
+        self.operations += 1;
+        if self.operations > MAX_OPERATIONS {
+            self.too_complex = true;
+            return None;
+        }
+        Some(Expr::bin(op, left, right))
+    }
+
+    /// A unary expression, one nesting level deeper.
     fn unary(&mut self) -> Option<Expr> {
+        if self.depth >= MAX_NESTING {
+            self.too_complex = true;
+            return None;
+        }
+        self.depth += 1;
+        let expr = self.unary_inner();
+        self.depth -= 1;
+        expr
+    }
+
+    fn unary_inner(&mut self) -> Option<Expr> {
         match self.tokens.get(self.pos)? {
             Tok::Minus => {
                 self.pos += 1;
                 match self.unary()? {
                     Expr::Num(n) => Some(Expr::Num(negated(&n))),
-                    other => Some(Expr::bin(Op::Multiply, Expr::Num(Number::from(-1)), other)),
+                    other => self.bin(Op::Multiply, Expr::Num(Number::from(-1)), other),
                 }
             }
             Tok::Plus => {
@@ -722,5 +791,36 @@ mod tests {
         assert_eq!(parse("(1 + 2", None), Err(Unplanned::NotUnderstood));
         assert_eq!(parse("", None), Err(Unplanned::NotUnderstood));
         assert_eq!(parse("5", None).map(|e| e.to_string()), Ok("5".into()));
+    }
+
+    #[test]
+    fn nesting_and_length_are_bounded() {
+        let nested = |depth: usize| format!("{}1{}", "(".repeat(depth), ")".repeat(depth));
+        assert_eq!(show(&nested(MAX_NESTING - 1)), "1");
+        assert_eq!(
+            parse(&nested(MAX_NESTING), None),
+            Err(Unplanned::TooComplex)
+        );
+        // Far past any stack: refused in time, without recursing that deep.
+        assert_eq!(parse(&nested(200_000), None), Err(Unplanned::TooComplex));
+        assert_eq!(
+            parse(&format!("{}5", "-".repeat(100_000)), None),
+            Err(Unplanned::TooComplex)
+        );
+        let sum = |terms: usize| vec!["1"; terms].join(" + ");
+        assert!(parse(&sum(MAX_OPERATIONS + 1), None).is_ok());
+        assert_eq!(
+            parse(&sum(MAX_OPERATIONS + 2), None),
+            Err(Unplanned::TooComplex)
+        );
+        assert_eq!(parse(&sum(100_000), None), Err(Unplanned::TooComplex));
+        let listed = format!("suma {}", vec!["1"; 100_000].join(" y "));
+        assert_eq!(parse(&listed, None), Err(Unplanned::TooComplex));
+        let chained = format!("suma 1 y 1{}", " y suma 1".repeat(MAX_OPERATIONS));
+        assert_eq!(parse(&chained, None), Err(Unplanned::TooComplex));
+        let chained = format!("suma 1 y 1{}", " y suma 1".repeat(MAX_OPERATIONS - 1));
+        assert!(parse(&chained, None).is_ok());
+        let clause = format!("suma 1 y {}", nested(100_000));
+        assert_eq!(parse(&clause, None), Err(Unplanned::TooComplex));
     }
 }
