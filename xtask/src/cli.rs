@@ -20,13 +20,20 @@ commands:
   compare-cargo-leptos   build the site with both this task and cargo-leptos and
                          check they agree (skipped when cargo-leptos is absent)
 
+  --split                split the WASM into lazily loaded modules, as
+                         `cargo leptos build --split` does (site, compare)
+  --lib-features F       the front end's features instead of the metadata's
+                         lib-features (repeatable; site, compare)
+
   --locked, --offline, --frozen are passed on to cargo.";
 
 /// A parsed command line.
 #[derive(Debug, PartialEq)]
 pub enum Command {
     Site(Options),
-    CompareCargoLeptos { cargo_flags: Vec<String> },
+    /// The options of `site` that cargo-leptos also takes: cargo flags, `--split`,
+    /// `--lib-features`.
+    CompareCargoLeptos(Options),
     Help,
 }
 
@@ -37,9 +44,17 @@ pub fn parse(args: &[String]) -> Result<Command> {
         return Ok(Command::Help);
     };
     let mut options = Options::default();
-    for arg in rest {
+    let mut rest = rest.iter();
+    while let Some(arg) = rest.next() {
         match arg.as_str() {
             "--locked" | "--offline" | "--frozen" => options.cargo_flags.push(arg.clone()),
+            "--split" => options.split = true,
+            "--lib-features" => match rest.next() {
+                Some(features) if !features.starts_with("--") => {
+                    options.lib_features.push(features.clone());
+                }
+                _ => return Err(usage("--lib-features needs a value".into())),
+            },
             "--frontend-only" if command == "site" => options.server = false,
             "--server-only" if command == "site" => options.frontend = false,
             "--no-precompress" if command == "site" => options.precompress = false,
@@ -58,9 +73,7 @@ pub fn parse(args: &[String]) -> Result<Command> {
     }
     match command.as_str() {
         "site" => Ok(Command::Site(options)),
-        "compare-cargo-leptos" => Ok(Command::CompareCargoLeptos {
-            cargo_flags: options.cargo_flags,
-        }),
+        "compare-cargo-leptos" => Ok(Command::CompareCargoLeptos(options)),
         "help" | "--help" | "-h" => Ok(Command::Help),
         other => Err(usage(format!("unknown command {other:?}"))),
     }
@@ -73,14 +86,18 @@ pub fn run(args: &[String], workspace_root: PathBuf) -> Result<()> {
             eprintln!("{USAGE}");
             Ok(())
         }
-        Command::Site(options) => site::build(&SiteConfig::load(&workspace_root)?, &options),
-        Command::CompareCargoLeptos { cargo_flags } => {
-            let config = SiteConfig::load(&workspace_root)?;
-            match compare::against_cargo_leptos(&config, &cargo_flags)? {
+        Command::Site(options) => site::build(&load(&workspace_root, &options)?, &options),
+        Command::CompareCargoLeptos(options) => {
+            let config = load(&workspace_root, &options)?;
+            match compare::against_cargo_leptos(&config, &options)? {
                 Outcome::Same(summary) => eprintln!("ok: {summary}"),
                 Outcome::Skipped(why) => eprintln!("skipped: {why}"),
             }
             Ok(())
         }
     }
+}
+
+fn load(workspace_root: &std::path::Path, options: &Options) -> Result<SiteConfig> {
+    Ok(SiteConfig::load(workspace_root)?.with_command_line(options.split, &options.lib_features))
 }

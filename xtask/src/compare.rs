@@ -4,7 +4,8 @@
 //! same cargo artifact, wasm-bindgen and wasm-opt; the stylesheet; the assets; their
 //! brotli files); every `.gz` and `.br` decompressing to its file. Only the JS glue
 //! differs, minified by swc there and by terser here: it must stay within
-//! [`JS_SIZE_TOLERANCE`] of cargo-leptos's size.
+//! [`JS_SIZE_TOLERANCE`] of cargo-leptos's size. With `--split`, the split manifest is
+//! compared as JSON (cargo-leptos writes its map in hash order).
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -12,6 +13,7 @@ use std::path::Path;
 
 use crate::config::SiteConfig;
 use crate::error::{Error, Result};
+use crate::front::SPLIT_MANIFEST;
 use crate::process::Cmd;
 use crate::site::{self, Options};
 use crate::tools;
@@ -77,6 +79,12 @@ pub fn differences(ours: &Listing, theirs: &Listing, js: &str) -> Vec<String> {
             // Different minifier; gzip headers carry cargo-leptos's build time.
             continue;
         }
+        if path.ends_with(SPLIT_MANIFEST) || path.ends_with(&format!("{SPLIT_MANIFEST}.br")) {
+            if path.ends_with(".json") && !same_json(mine, theirs) {
+                problems.push(format!("{path}: another split than cargo-leptos's"));
+            }
+            continue;
+        }
         if mine != theirs {
             problems.push(format!(
                 "{path}: {} bytes here, {} in cargo-leptos's",
@@ -97,6 +105,16 @@ pub fn differences(ours: &Listing, theirs: &Listing, js: &str) -> Vec<String> {
         }
     }
     problems
+}
+
+fn same_json(a: &[u8], b: &[u8]) -> bool {
+    match (
+        serde_json::from_slice::<serde_json::Value>(a),
+        serde_json::from_slice::<serde_json::Value>(b),
+    ) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
 }
 
 /// For a `.gz` or `.br` file: why it is not its sibling's contents compressed.
@@ -125,8 +143,9 @@ fn sibling_problem(listing: &Listing, path: &str, bytes: &[u8]) -> Option<String
 }
 
 /// Builds our site (a no-op for cargo when it is up to date), then cargo-leptos's into
-/// `<target>/site-cargo-leptos` from the same tree, and compares them.
-pub fn against_cargo_leptos(config: &SiteConfig, cargo_flags: &[String]) -> Result<Outcome> {
+/// `<target>/site-cargo-leptos` from the same tree, with the same `--split` and
+/// `--lib-features`, and compares them.
+pub fn against_cargo_leptos(config: &SiteConfig, options: &Options) -> Result<Outcome> {
     let wanted = &config.tools.cargo_leptos;
     let version = Cmd::cargo().args(["leptos", "--version"]).output();
     match version {
@@ -144,7 +163,9 @@ pub fn against_cargo_leptos(config: &SiteConfig, cargo_flags: &[String]) -> Resu
         }
     }
     let options = Options {
-        cargo_flags: cargo_flags.to_vec(),
+        cargo_flags: options.cargo_flags.clone(),
+        split: options.split,
+        lib_features: options.lib_features.clone(),
         ..Options::default()
     };
     site::build(config, &options)?;
@@ -153,8 +174,7 @@ pub fn against_cargo_leptos(config: &SiteConfig, cargo_flags: &[String]) -> Resu
         .map_err(|e| Error::Tool(format!("PATH: {e}")))?;
     let binaryen_major = config.tools.binaryen.split('.').next().unwrap_or_default();
     Cmd::cargo()
-        .args(["leptos", "build", "--release", "--precompress"])
-        .args(cargo_flags.iter().cloned())
+        .args(cargo_leptos_args(&options))
         .envs([
             ("LEPTOS_SITE_ROOT", theirs_root.display().to_string()),
             // Use the wasm-opt on PATH instead of downloading one from GitHub.
@@ -178,10 +198,32 @@ pub fn against_cargo_leptos(config: &SiteConfig, cargo_flags: &[String]) -> Resu
     }
     let size = |l: &Listing| l.get(&js).map_or(0, Vec::len);
     Ok(Outcome::Same(format!(
-        "the same {} files as cargo-leptos {wanted}, byte for byte except the JS glue \
+        "the same {} files as cargo-leptos {wanted} ({}), byte for byte except the JS glue \
          ({} bytes minified by terser, {} by cargo-leptos's swc)",
         ours.len(),
+        cargo_leptos_args(&options).join(" "),
         size(&ours),
         size(&theirs)
     )))
+}
+
+/// The cargo-leptos command line that builds what `options` asks of `cargo xtask site`.
+pub fn cargo_leptos_args(options: &Options) -> Vec<String> {
+    let mut args: Vec<String> = ["leptos", "build", "--release", "--precompress"]
+        .map(String::from)
+        .into();
+    if options.split {
+        args.push("--split".into());
+    }
+    for features in &options.lib_features {
+        args.extend(["--lib-features".into(), features.clone()]);
+    }
+    // cargo-leptos's names for cargo's --locked, --offline, --frozen.
+    args.extend(
+        options
+            .cargo_flags
+            .iter()
+            .map(|f| f.replacen("--", "--cargo-", 1)),
+    );
+    args
 }

@@ -99,6 +99,11 @@ pub struct SiteConfig {
     pub site_addr: String,
     pub reload_port: u16,
     pub js_minify: bool,
+    /// The metadata's `features`, added to both packages' own.
+    pub features: Vec<String>,
+    /// Split the WASM into lazily loaded modules (`--split`; cargo-leptos has no
+    /// metadata key for it either).
+    pub split: bool,
     pub lib: Package,
     pub bin: Package,
     pub tools: ToolVersions,
@@ -230,12 +235,26 @@ impl SiteConfig {
             site_addr: overridden("LEPTOS_SITE_ADDR", string("site-addr", "127.0.0.1:3000")?),
             reload_port,
             js_minify,
+            features,
+            split: false,
             lib,
             bin,
             tools: tool_versions(workspace_meta)?,
             workspace_root,
             target_dir,
         })
+    }
+
+    /// The command line's `--split` and `--lib-features` applied as cargo-leptos 0.3.10
+    /// applies them (`config/lib_package.rs`): `--lib-features` replaces the metadata's
+    /// `lib-features`, and the shared `features` still follow.
+    pub fn with_command_line(mut self, split: bool, lib_features: &[String]) -> Self {
+        if !lib_features.is_empty() {
+            self.lib.features = lib_features.to_vec();
+            self.lib.features.extend(self.features.iter().cloned());
+        }
+        self.split = split;
+        self
     }
 
     /// The site root on disk.

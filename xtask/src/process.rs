@@ -96,6 +96,11 @@ impl Cmd {
         &self.args
     }
 
+    /// The variables set for the command, for tests.
+    pub fn env_list(&self) -> &[(String, String)] {
+        &self.envs
+    }
+
     /// The command line as a shell would show it (environment not included).
     pub fn line(&self) -> String {
         let program = Path::new(&self.program)

@@ -28,6 +28,10 @@ pub struct Options {
     pub sequential: bool,
     /// Passed to both cargo builds (`--locked`, `--offline`, `--frozen`).
     pub cargo_flags: Vec<String>,
+    /// `--split`: the WASM split into lazily loaded modules (see `front`).
+    pub split: bool,
+    /// `--lib-features`: the front end's features instead of the metadata's.
+    pub lib_features: Vec<String>,
 }
 
 impl Default for Options {
@@ -38,6 +42,8 @@ impl Default for Options {
             precompress: true,
             sequential: false,
             cargo_flags: Vec::new(),
+            split: false,
+            lib_features: Vec::new(),
         }
     }
 }

@@ -12,5 +12,6 @@ mod compare;
 mod compress;
 mod config;
 mod helpers;
+mod split;
 mod tools;
 mod workspace;
