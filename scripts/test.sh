@@ -25,7 +25,7 @@ step "Bundle budget"
 ./scripts/bundle-size.sh
 
 step "The site against cargo-leptos's (skipped when cargo-leptos is not installed)"
-cargo xtask compare-cargo-leptos
+cargo xtask compare-cargo-leptos --split --lib-features split
 
 step "Deployment files (offline validation)"
 ./scripts/validate-deploy.sh
