@@ -81,11 +81,13 @@ COPY --from=npm-tools /opt/site-tools/node_modules /app/.tools/node_modules
 
 FROM site-tools AS site
 COPY --from=planner /app/recipe.json recipe.json
-# What `cargo xtask site` compiles for the front end: package `frontend` for wasm32
-# with profile wasm-release, no default features, in its own target dir.
-RUN cargo chef cook --locked -p frontend --target wasm32-unknown-unknown \
-      --profile wasm-release --no-default-features --target-dir target/front \
-      --recipe-path recipe.json \
+# What `cargo xtask site --split --lib-features split` compiles for the front end:
+# package `frontend` for wasm32 with profile wasm-release, no default features but
+# `split`, linked with relocations (the split needs them), in its own target dir.
+RUN RUSTFLAGS=-Clink-args=--emit-relocs \
+    cargo chef cook --locked -p frontend --target wasm32-unknown-unknown \
+      --profile wasm-release --no-default-features --features split \
+      --target-dir target/front --recipe-path recipe.json \
  && cargo chef cook --release --locked -p xtask --recipe-path recipe.json
 COPY . .
 # Writes target/site: pkg/toolstream.{js,wasm,css}, the split-off markdown module and

@@ -367,6 +367,22 @@ def check_dockerfile(binaries: dict[str, Binary]) -> dict[str, Target]:
             "Dockerfile build step", "the site and the server must be built by `cargo xtask site`")
     R.check(not any(re.search(r"cargo[- ]leptos", r) for r in runs),
             "Dockerfile build step", "must not install or run cargo-leptos")
+    # The image's front end is the run command's: split the same way, and cooked with
+    # the same features and link flags so the cook's layer is the one the build reuses.
+    run_sh = (ROOT / "scripts" / "run.sh").read_text()
+    run_line = next((l for l in run_sh.splitlines() if l.startswith("cargo xtask site")), "")
+    front_flags = re.findall(r"--split\b|--lib-features \S+", run_line)
+    front_runs = [r for r in runs if "cargo xtask site --frontend-only" in r]
+    R.check(bool(front_runs) and all(f in front_runs[0] for f in front_flags),
+            "Dockerfile build step", f"the site must be built with {' '.join(front_flags)!r} "
+            "as scripts/run.sh builds it")
+    if "--split" in front_flags:
+        features = [f.split()[1] for f in front_flags if f.startswith("--lib-features")]
+        R.check(bool(cooks) and all("RUSTFLAGS=-Clink-args=--emit-relocs" in c
+                                    and all(f"--features {f}" in c for f in features)
+                                    for c in cooks),
+                "Dockerfile wasm cook", "must cook with RUSTFLAGS=-Clink-args=--emit-relocs and "
+                f"--features {','.join(features)}, as the split build compiles")
     return targets
 
 
