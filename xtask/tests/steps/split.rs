@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use xtask::cli::{Command, parse};
-use xtask::compare::{cargo_leptos_args, differences};
+use xtask::compare::{cargo_leptos_args, differences, sorted_braces};
 use xtask::compress::{brotli, gzip};
 use xtask::front;
 use xtask::site::Options;
@@ -144,4 +144,29 @@ fn the_split_manifest_is_compared_as_json() {
     let other = site(r#"{"a": ["z"]}"#);
     let problems = differences(&ours, &other, js).join("\n");
     assert!(problems.contains("another split"), "{problems}");
+}
+
+#[test]
+fn the_split_loader_may_list_its_names_in_another_order() {
+    assert_eq!(
+        sorted_braces("const { b, memory, a,  } = f({ x });\nif (y) {\n}"),
+        "const {a,b,memory} = f({x});\nif (y) {\n}"
+    );
+    let js = "pkg/app.js";
+    let loader = "pkg/__wasm_split.______________________.js";
+    let site = |text: &str| {
+        let mut out = xtask::compare::Listing::new();
+        for (path, bytes) in [(js, b"j".as_slice()), (loader, text.as_bytes())] {
+            out.insert(path.to_owned(), bytes.to_vec());
+            out.insert(format!("{path}.gz"), gzip(bytes));
+            out.insert(format!("{path}.br"), brotli(bytes));
+        }
+        out
+    };
+    let ours = site("const { shared0, table, memory,  } = initSync();");
+    let theirs = site("const { table, memory, shared0,  } = initSync();");
+    assert_eq!(differences(&ours, &theirs, js), Vec::<String>::new());
+    let other = site("const { table, memory } = initSync();");
+    let problems = differences(&ours, &other, js).join("\n");
+    assert!(problems.contains("another loader"), "{problems}");
 }
