@@ -12,10 +12,14 @@
 #
 # Stages:
 #   chef ─┬─ planner (recipe.json: manifests and lock file only)
-#         ├─ native:  cook native deps ─ build server + toolbox ──────┐
-#         └─ site-tools (+ binaryen): cook wasm deps ─ build target/site ─┤
-#   runtime (debian slim, non-root) ─┬─ toolbox  ◄── native            │
-#                                    └─ server   ◄── native + site ◄───┘
+#         ├─ native:  cook native deps ─ cargo xtask site --server-only, toolbox ──┐
+#         └─ site-tools (wasm-bindgen, npm tools): cook wasm deps ─ site ──────────┤
+#   runtime (debian slim, non-root) ─┬─ toolbox  ◄── native                        │
+#                                    └─ server   ◄── native + site ◄───────────────┘
+#
+# Both builds run `cargo xtask site` (xtask/), the build step of scripts/run.sh and
+# scripts/test.sh: it builds the site and the server as `cargo leptos build --release
+# --precompress` does, without compiling cargo-leptos.
 #
 # Dependency caching (cargo-chef): `cargo chef cook` compiles only the dependencies
 # described by recipe.json, so those layers are reused until Cargo.toml/Cargo.lock
@@ -24,13 +28,12 @@
 # otherwise cargo would not reuse the cooked artifacts.
 #
 # Configuration is by environment variables only (`server --help`, `toolbox --help`).
-# The versions below must match the repository (Cargo.lock, scripts/lib.sh);
-# scripts/validate-deploy.sh checks that they do.
+# The versions below must match the repository (Cargo.lock, [workspace.metadata.site-tools]
+# in Cargo.toml); scripts/validate-deploy.sh checks that they do.
 
 # The toolchain the project is tested with. The builder is the full Debian image
-# (buildpack-deps): cargo-leptos needs make, perl and a C compiler for its vendored
-# OpenSSL, and slim has none of them. The runtime uses the same Debian release, so the
-# binaries find the glibc they were linked against.
+# (buildpack-deps: a C compiler for ring and mimalloc). The runtime uses the same
+# Debian release, so the binaries find the glibc they were linked against.
 ARG RUST_VERSION=1.95
 ARG DEBIAN_RELEASE=bookworm
 
@@ -46,46 +49,50 @@ RUN cargo chef prepare --recipe-path recipe.json
 # --- Native binaries: server and toolbox ------------------------------------------
 FROM chef AS native
 COPY --from=planner /app/recipe.json recipe.json
-RUN cargo chef cook --release --locked -p server -p toolbox --recipe-path recipe.json
+RUN cargo chef cook --release --locked -p server -p toolbox --recipe-path recipe.json \
+ && cargo chef cook --release --locked -p xtask --recipe-path recipe.json
 COPY . .
-# One invocation for both binaries, the same selection as the cook above. Plain cargo
-# builds the server exactly as cargo-leptos would: .cargo/config.toml sets the only
-# LEPTOS_* variable that reaches the compiled code (LEPTOS_OUTPUT_NAME).
-RUN cargo build --release --locked -p server -p toolbox
+# The server as cargo-leptos builds it (same cargo invocation and LEPTOS_* variables),
+# then the toolbox with the cook's package selection, so it reuses the cooked crates.
+RUN cargo xtask site --server-only --locked \
+ && cargo build --release --locked -p server -p toolbox
 
 # --- The UI site (WASM, JS, CSS, assets) -------------------------------------------
-# wasm-opt from npm's binaryen: Debian's binaryen (108) silently breaks hydration. Its
-# npm build is a self-contained Node.js script, so it needs only the node binary.
-FROM node:22-bookworm-slim AS binaryen
+# The npm tools of the site build: wasm-opt (binaryen; Debian's 108 silently breaks
+# hydration), terser and lightningcss. binaryen's npm build is a Node.js script.
+FROM node:22-bookworm-slim AS npm-tools
 ARG BINARYEN_VERSION=132.0.0
-RUN npm install --global --no-audit --no-fund "binaryen@${BINARYEN_VERSION}"
+ARG TERSER_VERSION=5.51.4
+ARG LIGHTNINGCSS_VERSION=1.32.0
+RUN npm install --prefix /opt/site-tools --no-audit --no-fund \
+      "binaryen@${BINARYEN_VERSION}" "terser@${TERSER_VERSION}" \
+      "lightningcss-cli@${LIGHTNINGCSS_VERSION}"
 
 FROM chef AS site-tools
-ARG CARGO_LEPTOS_VERSION=0.3.10
 # Must equal the wasm-bindgen crate in Cargo.lock (pinned "=0.2.130" in Cargo.toml).
 ARG WASM_BINDGEN_VERSION=0.2.130
 # wasm-bindgen-cli without --locked: its lock file pins a crate the registry mirrors
-# used here no longer serve (see scripts/lib.sh). cargo-leptos 0.3.11+ needs rustc 1.96.
+# used here no longer serve (see scripts/lib.sh).
 RUN rustup target add wasm32-unknown-unknown \
- && cargo install --locked cargo-leptos --version "${CARGO_LEPTOS_VERSION}" \
  && cargo install wasm-bindgen-cli --version "${WASM_BINDGEN_VERSION}"
-COPY --from=binaryen /usr/local/bin/node /usr/local/bin/node
-COPY --from=binaryen /usr/local/lib/node_modules/binaryen/bin/ /opt/binaryen/bin/
-# cargo-leptos uses the tools found on PATH; without them it would try to download
-# them from GitHub. The version variable matches what is on PATH (as in scripts/lib.sh).
-ENV PATH="/opt/binaryen/bin:${PATH}" \
-    LEPTOS_WASM_OPT_VERSION=version_132
+COPY --from=npm-tools /usr/local/bin/node /usr/local/bin/node
+# Where xtask looks first (.tools/node_modules/.bin), as scripts/lib.sh installs them.
+COPY --from=npm-tools /opt/site-tools/node_modules /app/.tools/node_modules
 
 FROM site-tools AS site
 COPY --from=planner /app/recipe.json recipe.json
-# What `cargo leptos build --release` runs for the front end: package `frontend` for
-# wasm32 with profile wasm-release, no default features, in its own target dir.
-RUN cargo chef cook --locked -p frontend --target wasm32-unknown-unknown \
-      --profile wasm-release --no-default-features --target-dir target/front \
-      --recipe-path recipe.json
+# What `cargo xtask site --split --lib-features split` compiles for the front end:
+# package `frontend` for wasm32 with profile wasm-release, no default features but
+# `split`, linked with relocations (the split needs them), in its own target dir.
+RUN RUSTFLAGS=-Clink-args=--emit-relocs \
+    cargo chef cook --locked -p frontend --target wasm32-unknown-unknown \
+      --profile wasm-release --no-default-features --features split \
+      --target-dir target/front --recipe-path recipe.json \
+ && cargo chef cook --release --locked -p xtask --recipe-path recipe.json
 COPY . .
-# Writes target/site: pkg/toolstream.{js,wasm,css} (+ .br/.gz) and favicon.svg.
-RUN cargo leptos build --release --precompress --frontend-only --split --lib-features split
+# Writes target/site: pkg/toolstream.{js,wasm,css}, the split-off markdown module and
+# its __wasm_split loader (+ .br/.gz), favicon.svg, ...
+RUN cargo xtask site --frontend-only --locked --split --lib-features split
 
 # --- Runtime ----------------------------------------------------------------------
 FROM debian:${DEBIAN_RELEASE}-slim AS runtime
@@ -125,7 +132,7 @@ COPY --from=site /app/target/site /app/site
 RUN mkdir /app/data && chown 10001:10001 /app/data
 VOLUME ["/app/data"]
 # The server reads LEPTOS_* at run time: where the UI files are, and production mode
-# (no cargo-leptos live-reload script in the page).
+# (no live-reload script in the page).
 ENV LEPTOS_SITE_ROOT=/app/site \
     LEPTOS_ENV=PROD
 USER 10001:10001

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Reports the size of the browser bundle (WASM + JS, as served gzip-compressed) and
 # fails when what the page loads before the first message is over the budget. Run
-# after `cargo leptos build --release --split`. Split-off WASM modules (loaded when
-# first needed, e.g. the markdown renderer when the first answer arrives) are listed
-# on their own and do not count against the budget.
+# after `cargo xtask site --split --lib-features split`. Split-off WASM modules (loaded
+# when first needed, e.g. the markdown renderer when the first answer arrives) are
+# listed on their own and do not count against the budget.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 budget_kb="${BUNDLE_BUDGET_KB:-230}"

@@ -93,6 +93,8 @@ SHUTDOWN_GRACE_ENV = "SHUTDOWN_GRACE_SECS"
 READINESS_TIMEOUT_SECS = 3
 # Paths that stay inside the cluster: not routed by the Ingress.
 INTERNAL_PATHS = ["/metrics", "/healthz", "/readyz", "/health", "/mcp"]
+# Where the build tools' versions are pinned (xtask and scripts/lib.sh read them there).
+SITE_TOOLS = "[workspace.metadata.site-tools] in Cargo.toml"
 # Paths the HEALTHCHECK (`--healthcheck`) probes, besides those in the manifests.
 HEALTHCHECK_PATH = "/healthz"
 # The server's conversation store and the bus shared by its replicas (`server --help`).
@@ -338,29 +340,49 @@ def check_dockerfile(binaries: dict[str, Binary]) -> dict[str, Target]:
                 args[key.strip()] = value.strip()
     lock = (ROOT / "Cargo.lock").read_text()
     wasm_bindgen = re.search(r'name = "wasm-bindgen"\nversion = "([^"]+)"', lock)
-    lib_sh = (ROOT / "scripts/lib.sh").read_text()
+    cargo = tomllib.loads((ROOT / "Cargo.toml").read_text())
+    site_tools = cargo["workspace"]["metadata"].get("site-tools", {})
     expected = {
         "WASM_BINDGEN_VERSION": (wasm_bindgen.group(1) if wasm_bindgen else "?", "Cargo.lock"),
-        "CARGO_LEPTOS_VERSION": (_sh_var(lib_sh, "CARGO_LEPTOS_VERSION"), "scripts/lib.sh"),
-        "BINARYEN_VERSION": (_sh_var(lib_sh, "BINARYEN_VERSION"), "scripts/lib.sh"),
+        "BINARYEN_VERSION": (site_tools.get("binaryen", "?"), SITE_TOOLS),
+        "TERSER_VERSION": (site_tools.get("terser", "?"), SITE_TOOLS),
+        "LIGHTNINGCSS_VERSION": (site_tools.get("lightningcss-cli", "?"), SITE_TOOLS),
     }
     for key, (want, source) in expected.items():
         R.check(args.get(key) == want, f"Dockerfile ARG {key}", f"{args.get(key)!r}, {source} has {want!r}")
-    wasm_opt = next((kv_pairs(rest)["LEPTOS_WASM_OPT_VERSION"] for s in order for k, rest in s.instructions
-                     if k == "ENV" and "LEPTOS_WASM_OPT_VERSION" in rest), None)
-    want = "version_" + expected["BINARYEN_VERSION"][0].split(".")[0]
-    R.check(wasm_opt == want, "Dockerfile LEPTOS_WASM_OPT_VERSION", f"{wasm_opt!r}, binaryen gives {want!r}")
-    cargo = tomllib.loads((ROOT / "Cargo.toml").read_text())
     floor = cargo["workspace"]["package"]["rust-version"]
     rust = args.get("RUST_VERSION", "0")
     R.check(_version(rust) >= _version(floor), "Dockerfile ARG RUST_VERSION",
             f"{rust} is older than the workspace's rust-version {floor}")
-    # The wasm cook must use the profile cargo-leptos builds the front end with.
+    runs = [rest for s in order for k, rest in s.instructions if k == "RUN"]
+    # The wasm cook must use the profile the site build compiles the front end with.
     front_profile = cargo["workspace"]["metadata"]["leptos"][0].get("lib-profile-release")
-    cooks = [rest for s in order for k, rest in s.instructions
-             if k == "RUN" and "chef cook" in rest and "wasm32" in rest]
+    cooks = [rest for rest in runs if "chef cook" in rest and "wasm32" in rest]
     R.check(bool(cooks) and all(f"--profile {front_profile}" in c for c in cooks),
             "Dockerfile wasm cook", f"must use --profile {front_profile} (lib-profile-release)")
+    # The images are built by the same step as scripts/run.sh and scripts/test.sh, and
+    # never compile cargo-leptos (10-17 minutes for three commands).
+    R.check(any("cargo xtask site --frontend-only" in r for r in runs)
+            and any("cargo xtask site --server-only" in r for r in runs),
+            "Dockerfile build step", "the site and the server must be built by `cargo xtask site`")
+    R.check(not any(re.search(r"cargo[- ]leptos", r) for r in runs),
+            "Dockerfile build step", "must not install or run cargo-leptos")
+    # The image's front end is the run command's: split the same way, and cooked with
+    # the same features and link flags so the cook's layer is the one the build reuses.
+    run_sh = (ROOT / "scripts" / "run.sh").read_text()
+    run_line = next((l for l in run_sh.splitlines() if l.startswith("cargo xtask site")), "")
+    front_flags = re.findall(r"--split\b|--lib-features \S+", run_line)
+    front_runs = [r for r in runs if "cargo xtask site --frontend-only" in r]
+    R.check(bool(front_runs) and all(f in front_runs[0] for f in front_flags),
+            "Dockerfile build step", f"the site must be built with {' '.join(front_flags)!r} "
+            "as scripts/run.sh builds it")
+    if "--split" in front_flags:
+        features = [f.split()[1] for f in front_flags if f.startswith("--lib-features")]
+        R.check(bool(cooks) and all("RUSTFLAGS=-Clink-args=--emit-relocs" in c
+                                    and all(f"--features {f}" in c for f in features)
+                                    for c in cooks),
+                "Dockerfile wasm cook", "must cook with RUSTFLAGS=-Clink-args=--emit-relocs and "
+                f"--features {','.join(features)}, as the split build compiles")
     return targets
 
 
@@ -398,11 +420,6 @@ def _duration(text: str) -> float:
     """Compose durations: `40s`, `1m30s`, `500ms`."""
     units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001, "us": 1e-6}
     return sum(float(n) * units[u] for n, u in re.findall(r"([\d.]+)(ms|us|h|m|s)", str(text)))
-
-
-def _sh_var(text: str, name: str) -> str:
-    match = re.search(rf'^{name}="([^"]+)"', text, re.M)
-    return match.group(1) if match else "?"
 
 
 def _version(text: str) -> tuple[int, ...]:

@@ -1,20 +1,22 @@
-# Shared by scripts/run.sh and scripts/test.sh: installs what toolstream needs on a
-# fresh Debian machine, skipping whatever is already there. Source it; do not run it.
-# Nothing is downloaded from GitHub: every tool comes from crates.io, npm, PyPI or apt.
+# Shared by the scripts (run.sh, test.sh, dev.sh, bench.sh, validate-deploy.sh):
+# installs what toolstream needs on a fresh Debian machine, skipping whatever is
+# already there. Source it; do not run it. Nothing is downloaded from GitHub: every
+# tool comes from crates.io, npm, PyPI or apt.
+#
+# Add a new tool to the function of the command that needs it: install_build_tools
+# (building the site and the server), install_test_tools (the test command), or
+# install_cargo_leptos (the developers' watch loop). Each check must be cheap and
+# each install must skip what is present, so that a second run starts at once.
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS="$ROOT/.tools"
-CARGO_LEPTOS_VERSION="0.3.10"
-BINARYEN_VERSION="132.0.0"
 export PATH="$TOOLS/node_modules/.bin:$HOME/.cargo/bin:$PATH"
-# Keep cargo-leptos from trying to download anything: the tools are on PATH.
-export LEPTOS_WASM_OPT_VERSION="version_132"
 
 step() { printf '\n\033[1;34m==> %s\033[0m\n' "$*"; }
 
-# cargo-leptos's own release profile has `lto = true, codegen-units = 1`; a build tool
-# does not need that, and without it the install took 17 min here instead of 19-27.
-# Only for these tools' `cargo install`; the project's own profiles are untouched.
+# Build tools are installed with a lean release profile: a tool we only run a few
+# times a day does not need LTO, and without it cargo-leptos took 17 min here instead
+# of 19-27. Only for these tools' `cargo install`; the project's profiles are untouched.
 install_tool() {
   CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
     CARGO_PROFILE_RELEASE_OPT_LEVEL=1 cargo install "$@"
@@ -29,13 +31,27 @@ wasm_bindgen_version() {
   awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$ROOT/Cargo.lock"
 }
 
+# A version from [workspace.metadata.site-tools] in Cargo.toml (the one place they
+# are pinned; xtask and scripts/deploy_check.py read the same table).
+site_tool_version() {
+  awk -v key="$1" '
+    /^\[/ { in_table = ($0 == "[workspace.metadata.site-tools]"); next }
+    in_table && $1 == key { gsub(/"/, "", $3); print $3; exit }
+  ' "$ROOT/Cargo.toml"
+}
+
+# The version of npm package $1 installed in .tools, or nothing.
+npm_tool_version() {
+  local manifest="$TOOLS/node_modules/$1/package.json"
+  [ -f "$manifest" ] && node -p "require('$manifest').version" 2>/dev/null
+}
+
+# What `cargo xtask site` runs: the wasm32 target, wasm-bindgen-cli matching
+# Cargo.lock, and from npm wasm-opt (binaryen), terser and lightningcss.
 install_build_tools() {
-  step "Build tools (wasm target, cargo-leptos, wasm-bindgen, wasm-opt)"
+  step "Build tools (wasm target, wasm-bindgen, wasm-opt, terser, lightningcss)"
   if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
     rustup target add wasm32-unknown-unknown
-  fi
-  if ! cargo leptos --version 2>/dev/null | grep -qx "cargo-leptos $CARGO_LEPTOS_VERSION"; then
-    install_tool --locked cargo-leptos --version "$CARGO_LEPTOS_VERSION"
   fi
   local wb
   wb="$(wasm_bindgen_version)"
@@ -44,10 +60,31 @@ install_build_tools() {
     install_tool wasm-bindgen-cli --version "$wb"
   fi
   # wasm-opt from npm's binaryen: Debian's binaryen 108 silently breaks hydration.
-  if ! wasm-opt --version 2>/dev/null | grep -q "version ${BINARYEN_VERSION%%.*}"; then
-    npm install --prefix "$TOOLS" --no-audit --no-fund --silent "binaryen@$BINARYEN_VERSION"
+  local package version wanted=()
+  for package in binaryen terser lightningcss-cli; do
+    version="$(site_tool_version "$package")"
+    if [ "$(npm_tool_version "$package")" != "$version" ]; then
+      wanted+=("$package@$version")
+    fi
+  done
+  if [ "${#wanted[@]}" -gt 0 ]; then
+    npm install --prefix "$TOOLS" --save-exact --no-audit --no-fund --silent "${wanted[@]}"
   fi
-  echo "rust wasm target, $(cargo leptos --version), $(wasm-bindgen --version), $(wasm-opt --version)"
+  echo "rust wasm target, $(wasm-bindgen --version), $(wasm-opt --version)," \
+    "terser $(npm_tool_version terser), lightningcss-cli $(npm_tool_version lightningcss-cli)"
+}
+
+# cargo-leptos, for `cargo leptos watch` (scripts/dev.sh). Compiling it takes 10-17
+# minutes on 2 cores; the run and test commands never need it.
+install_cargo_leptos() {
+  local version
+  version="$(site_tool_version cargo-leptos)"
+  if ! cargo leptos --version 2>/dev/null | grep -qx "cargo-leptos $version"; then
+    step "cargo-leptos $version (first use only: 10-17 minutes on 2 cores)"
+    install_tool --locked cargo-leptos --version "$version"
+  fi
+  # cargo-leptos downloads wasm-opt from GitHub unless told the version on PATH.
+  export LEPTOS_WASM_OPT_VERSION="version_$(site_tool_version binaryen | cut -d. -f1)"
 }
 
 install_test_tools() {

@@ -7,8 +7,8 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 install_build_tools
-step "Building (release)"
-cargo leptos build --release --precompress --split --lib-features split
+step "Building the site and the server (release): cargo xtask site --split"
+cargo xtask site --split --lib-features split
 step "Starting on http://localhost:${PORT:-8000}"
 export LEPTOS_SITE_ROOT="${LEPTOS_SITE_ROOT:-target/site}"
 exec ./target/release/server "$@"

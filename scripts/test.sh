@@ -11,17 +11,25 @@ install_mcp_test_servers
 step "Formatting"
 cargo fmt --all -- --check
 
-step "Rust tests (protocol, toolbox, server, app), release build"
-# Release, so the same build serves the browser tests below.
-cargo test --release --workspace --exclude frontend
+step "Site (front end split) and server (release): cargo xtask site --split"
+# The release server binary and target/site, as the run command builds them; the
+# steps below test these very files.
+cargo xtask site --split --lib-features split
+
+step "Rust tests (protocol, toolbox, server, app, xtask), release build"
+# Release, sharing the server build above: the same crates with the same features
+# (xtask's test the_test_build_compiles_the_servers_crates_with_the_same_features).
+cargo test --release
 
 step "Soak: 2,000 sessions in their grace period, 200 clients flooding for 30 s"
 # Alone, so that it disturbs no timing of the other tests.
 cargo test --release -p server --test api -- --ignored soak --nocapture
 
-step "Frontend (WASM) build and bundle budget"
-cargo leptos build --release --precompress --frontend-only --split --lib-features split
+step "Bundle budget"
 ./scripts/bundle-size.sh
+
+step "The site against cargo-leptos's (skipped when cargo-leptos is not installed)"
+cargo xtask compare-cargo-leptos --split --lib-features split
 
 step "Deployment files (offline validation)"
 ./scripts/validate-deploy.sh
