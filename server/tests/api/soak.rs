@@ -89,11 +89,10 @@ async fn sender(client: WsClient, index: usize) -> Tally {
         let mut tally = Tally::default();
         let mut quiet_until = tokio::time::Instant::now() + SILENCE;
         loop {
-            if let Some(sent) = *done.borrow() {
-                if tally.settled(sent) {
-                    tally.end = "settled".into();
-                    break;
-                }
+            let sent = *done.borrow();
+            if sent.is_some_and(|sent| tally.settled(sent)) {
+                tally.end = "settled".into();
+                break;
             }
             let message = tokio::select! {
                 _ = done.changed() => continue,
