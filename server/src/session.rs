@@ -42,6 +42,9 @@ use crate::{
     },
 };
 
+/// How many times a new session looks for room among idle ones before it is refused.
+const MAKE_ROOM_ATTEMPTS: usize = 16;
+
 /// Limits and timings of sessions.
 #[derive(Debug, Clone)]
 pub struct SessionSettings {
@@ -296,18 +299,24 @@ impl Hub {
         self.tasks.spawn(worker::work(self.clone(), session, queue));
     }
 
+    /// Whether one more session fits under `MAX_SESSIONS` and the memory budget.
+    pub(crate) fn has_room(&self) -> bool {
+        self.len() < self.settings.max_sessions && self.memory_bytes() < self.settings.memory_budget
+    }
+
     /// Refuses a new session when the server holds too many or too much, after
-    /// letting idle ones go.
+    /// letting idle ones go. Sessions created at the same moment take the room made
+    /// here too, so it tries again while idle sessions remain to let go.
     fn make_room(&self) -> Result<(), OpenError> {
-        if self.len() < self.settings.max_sessions
-            && self.memory_bytes() < self.settings.memory_budget
-        {
-            return Ok(());
+        for _ in 0..MAKE_ROOM_ATTEMPTS {
+            if self.has_room() {
+                return Ok(());
+            }
+            if janitor::evict_idle(self, true) == 0 {
+                break;
+            }
         }
-        janitor::evict_idle(self, true);
-        if self.len() < self.settings.max_sessions
-            && self.memory_bytes() < self.settings.memory_budget
-        {
+        if self.has_room() {
             Ok(())
         } else {
             Err(OpenError::Full)

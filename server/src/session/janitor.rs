@@ -89,9 +89,11 @@ fn evictable(hub: &Hub, session: &LiveSession) -> bool {
         && !hub.journal.has_pending(&session.id)
 }
 
-/// Lets unwatched, idle sessions go, oldest first; `all` ignores the grace period
-/// (the server is over its budget). Their conversations stay stored.
-pub(super) fn evict_idle(hub: &Hub, all: bool) {
+/// Lets unwatched, idle sessions go, oldest first, until the server is back under
+/// its caps; `all` ignores the grace period (the server is over its budget). Their
+/// conversations stay stored. Returns how many were idle (whether or not they had to
+/// go): none means no room can be made now.
+pub(super) fn evict_idle(hub: &Hub, all: bool) -> usize {
     let mut idle: Vec<(Instant, Arc<LiveSession>)> = hub
         .sessions()
         .values()
@@ -101,15 +103,16 @@ pub(super) fn evict_idle(hub: &Hub, all: bool) {
         })
         .collect();
     idle.sort_by_key(|(since, _)| *since);
+    let found = idle.len();
     for (_, session) in idle {
-        if hub.len() < hub.settings.max_sessions && hub.memory_bytes() < hub.settings.memory_budget
-        {
+        if hub.has_room() {
             break;
         }
         if evictable(hub, &session) {
             hub.evict(&session);
         }
     }
+    found
 }
 
 /// A turn running on another server shows as events this server's clients follow;

@@ -115,3 +115,41 @@ async fn at_shutdown_the_running_turn_finishes_and_queued_messages_are_cancelled
     stopping.await.unwrap();
     toolbox.kill().await;
 }
+
+/// At the bound, many sessions created at the same moment each find room among the
+/// idle ones (one's eviction is not taken by another's insertion): 480 REST
+/// conversations, 48 at a time, under a bound of 64 sessions are all served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_of_new_conversations_at_the_bound_is_served_in_full() {
+    let app = Arc::new(
+        spawn_app_with(|s| {
+            s.max_sessions = 64;
+            s.session_grace = Duration::from_secs(600);
+        })
+        .await,
+    );
+    let client = reqwest::Client::new();
+    let mut tasks = Vec::new();
+    for worker in 0..48 {
+        let (app, client) = (app.clone(), client.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut statuses = Vec::new();
+            for n in 0..10 {
+                let body = serde_json::json!({"message": format!("Suma {worker} y {n}")});
+                let response = client
+                    .post(app.url("/api/chat"))
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                statuses.push(response.status().as_u16());
+            }
+            statuses
+        }));
+    }
+    for task in tasks {
+        let statuses = task.await.unwrap();
+        assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    }
+    assert!(app.metric("toolstream_sessions").await <= 64.0 + 48.0);
+}
