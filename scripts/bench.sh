@@ -33,7 +33,7 @@ trap cleanup EXIT
 # start_server PORT [VAR=VALUE…]: the release server with the bench's settings.
 start_server() {
   local port="$1"; shift
-  env HOST=127.0.0.1 PORT="$port" LOG_LEVEL=warn RATE_LIMIT_PER_SEC=0 MAX_CONNECTIONS=20000 \
+  env HOST=127.0.0.1 PORT="$port" LOG_LEVEL=warn RATE_LIMIT_PER_SEC=0 MAX_CONNECTIONS=20000 MAX_SESSIONS=20000 \
     MAX_QUEUED_TURNS=8 MAX_CONNECTIONS_PER_CLIENT=0 CLIENT_RATE_LIMIT_PER_SEC=0 \
     MAX_API_TURNS_PER_CLIENT=0 MAX_CONCURRENT_TURNS=2000 LEPTOS_SITE_ROOT=target/site \
     "$@" "${SERVER_BIN:-./target/release/server}" &
