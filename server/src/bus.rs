@@ -33,8 +33,10 @@ pub struct Live {
     pub frame: Arc<str>,
 }
 
-/// A message to whichever replica runs, or serves, a session.
-#[derive(Debug, Clone, PartialEq)]
+/// A message to whichever replica runs, or serves, a session (as JSON on Redis, tagged
+/// by `kind`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Control {
     /// Stop the running turn and drop the queued ones.
     Cancel,

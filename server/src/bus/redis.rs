@@ -47,63 +47,7 @@ fn unavailable(error: impl std::fmt::Display) -> BusError {
 #[derive(Serialize, Deserialize)]
 struct Envelope {
     session: String,
-    control: Wire,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-enum Wire {
-    Cancel,
-    Decide {
-        call_id: String,
-        approve: bool,
-        reason: Option<String>,
-    },
-    Takeover {
-        connection: String,
-    },
-    Released,
-    Deleted,
-}
-
-impl From<Control> for Wire {
-    fn from(control: Control) -> Self {
-        match control {
-            Control::Cancel => Self::Cancel,
-            Control::Decide {
-                call_id,
-                approve,
-                reason,
-            } => Self::Decide {
-                call_id,
-                approve,
-                reason,
-            },
-            Control::Takeover { connection } => Self::Takeover { connection },
-            Control::Released => Self::Released,
-            Control::Deleted => Self::Deleted,
-        }
-    }
-}
-
-impl From<Wire> for Control {
-    fn from(wire: Wire) -> Self {
-        match wire {
-            Wire::Cancel => Self::Cancel,
-            Wire::Decide {
-                call_id,
-                approve,
-                reason,
-            } => Self::Decide {
-                call_id,
-                approve,
-                reason,
-            },
-            Wire::Takeover { connection } => Self::Takeover { connection },
-            Wire::Released => Self::Released,
-            Wire::Deleted => Self::Deleted,
-        }
-    }
+    control: Control,
 }
 
 /// This server's subscribers, by session.
@@ -242,7 +186,7 @@ async fn dispatch(
         };
         if channel == CONTROL {
             if let Ok(envelope) = serde_json::from_str::<Envelope>(&payload) {
-                let _ = controls.send((envelope.session, envelope.control.into()));
+                let _ = controls.send((envelope.session, envelope.control));
             }
             continue;
         }
@@ -497,7 +441,7 @@ impl Bus for RedisBus {
     async fn control(&self, session: &str, control: Control) -> Result<(), BusError> {
         let envelope = Envelope {
             session: session.to_owned(),
-            control: control.into(),
+            control,
         };
         let payload = serde_json::to_string(&envelope).map_err(unavailable)?;
         let mut connection = self.commands.clone();
