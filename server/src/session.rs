@@ -216,7 +216,7 @@ impl Hub {
     /// A new, empty session for `owner` (stored with its first turn).
     pub fn create(self: &Arc<Self>, owner: &Owner) -> Result<Arc<LiveSession>, OpenError> {
         self.make_room()?;
-        let (session, queue) = LiveSession::new(
+        let session = LiveSession::new(
             new_id(),
             owner.clone(),
             self.settings.max_queued,
@@ -226,7 +226,8 @@ impl Hub {
             None,
         );
         session.state().history = Some(History::default());
-        self.insert(session.clone(), queue);
+        self.sessions().insert(session.id.clone(), session.clone());
+        self.metrics.sessions.inc();
         Ok(session)
     }
 
@@ -267,7 +268,7 @@ impl Hub {
             title: record.title.clone(),
             created_ms: record.created_ms,
         });
-        let (session, queue) = LiveSession::new(
+        let session = LiveSession::new(
             record.id.clone(),
             Owner::from_hash(record.owner.clone()),
             self.settings.max_queued,
@@ -284,19 +285,23 @@ impl Hub {
         sessions.insert(session.id.clone(), session.clone());
         drop(sessions);
         self.metrics.sessions.inc();
-        self.tasks
-            .spawn(worker::work(self.clone(), session.clone(), queue));
         session
     }
 
-    fn insert(
+    /// Queues a message for its turn in `session`; returns the id its turn will have.
+    /// `attended: false` is for clients that cannot answer approvals (`POST
+    /// /api/chat`): tool calls that need one are denied at once. The session's worker
+    /// starts with its first message.
+    pub fn enqueue(
         self: &Arc<Self>,
-        session: Arc<LiveSession>,
-        queue: tokio::sync::mpsc::Receiver<live::Queued>,
-    ) {
-        self.sessions().insert(session.id.clone(), session.clone());
-        self.metrics.sessions.inc();
-        self.tasks.spawn(worker::work(self.clone(), session, queue));
+        session: &Arc<LiveSession>,
+        kind: TurnKind,
+        attended: bool,
+    ) -> Result<String, QueueError> {
+        session.enqueue(kind, attended, |queue| {
+            self.tasks
+                .spawn(worker::work(self.clone(), session.clone(), queue));
+        })
     }
 
     /// Whether one more session fits under `MAX_SESSIONS` and the memory budget.

@@ -180,8 +180,8 @@ async fn start(
             .map(|(f, _)| f)
     }
     .map_err(|_| AppError::StorageUnavailable)?;
-    let turn_id = session
-        .enqueue_for(TurnKind::Message(ask.message), attended)
+    let turn_id = hub
+        .enqueue(&session, TurnKind::Message(ask.message), attended)
         .map_err(|error| match error {
             QueueError::Busy => AppError::Busy(
                 "too many messages are waiting in this conversation; try again when they are answered".into(),

@@ -85,7 +85,7 @@ fn evictable(hub: &Hub, session: &LiveSession) -> bool {
     let state = session.state();
     state.watchers == 0
         && !session.is_busy()
-        && session.queue.capacity() == session.queue.max_capacity()
+        && session.queue_is_empty()
         && !hub.journal.has_pending(&session.id)
 }
 

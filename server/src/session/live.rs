@@ -5,7 +5,7 @@
 use std::{
     collections::HashSet,
     sync::{
-        Arc, Mutex, MutexGuard,
+        Arc, Mutex, MutexGuard, OnceLock,
         atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::Instant,
@@ -95,7 +95,11 @@ pub struct LiveSession {
     pub id: String,
     owner: Owner,
     pub(super) state: Mutex<State>,
-    pub(super) queue: mpsc::Sender<Queued>,
+    /// Messages waiting for the worker. Both are made with the first message: most
+    /// sessions of idle connections never get one, and need neither.
+    queue: OnceLock<mpsc::Sender<Queued>>,
+    /// How many messages may wait in the queue.
+    max_queued: usize,
     /// Bumped by every `cancel`, so messages queued before it are dropped too.
     pub(super) epoch: AtomicU64,
     pub(super) running: Mutex<Option<Running>>,
@@ -118,9 +122,8 @@ impl LiveSession {
         usage: Usage,
         turns: u32,
         meta: Option<Arc<ConversationMeta>>,
-    ) -> (Arc<Self>, mpsc::Receiver<Queued>) {
-        let (queue, queue_rx) = mpsc::channel(max_queued.max(1));
-        let session = Arc::new(Self {
+    ) -> Arc<Self> {
+        Arc::new(Self {
             id,
             owner,
             state: Mutex::new(State {
@@ -136,15 +139,15 @@ impl LiveSession {
                 open_turn: None,
                 dropped: HashSet::new(),
             }),
-            queue,
+            queue: OnceLock::new(),
+            max_queued: max_queued.max(1),
             epoch: AtomicU64::new(0),
             running: Mutex::new(None),
             busy: watch::Sender::new(false),
             lease_freed: Notify::new(),
             closed: CancellationToken::new(),
             recovering: AtomicBool::new(false),
-        });
-        (session, queue_rx)
+        })
     }
 
     pub(super) fn state(&self) -> MutexGuard<'_, State> {
@@ -195,13 +198,22 @@ impl LiveSession {
         }
     }
 
-    /// Queues a message for its turn; returns the id its turn will have.
-    pub fn enqueue(&self, kind: TurnKind) -> Result<String, QueueError> {
-        self.enqueue_for(kind, true)
-    }
-
-    /// Queues a message whose client may not answer approvals (`attended: false`).
-    pub fn enqueue_for(&self, kind: TurnKind, attended: bool) -> Result<String, QueueError> {
+    /// Queues a message for its turn; returns the id its turn will have. The first
+    /// message makes the queue and hands its receiving end to `start_worker`.
+    pub(super) fn enqueue(
+        &self,
+        kind: TurnKind,
+        attended: bool,
+        start_worker: impl FnOnce(mpsc::Receiver<Queued>),
+    ) -> Result<String, QueueError> {
+        if self.closed.is_cancelled() {
+            return Err(QueueError::Closed);
+        }
+        let queue = self.queue.get_or_init(|| {
+            let (queue, receiver) = mpsc::channel(self.max_queued);
+            start_worker(receiver);
+            queue
+        });
         let turn_id = super::new_id();
         let queued = Queued {
             epoch: self.epoch.load(Ordering::Acquire),
@@ -209,11 +221,18 @@ impl LiveSession {
             kind,
             attended,
         };
-        self.queue.try_send(queued).map_err(|error| match error {
+        queue.try_send(queued).map_err(|error| match error {
             mpsc::error::TrySendError::Full(_) => QueueError::Busy,
             mpsc::error::TrySendError::Closed(_) => QueueError::Closed,
         })?;
         Ok(turn_id)
+    }
+
+    /// Whether no message waits in the queue.
+    pub(super) fn queue_is_empty(&self) -> bool {
+        self.queue
+            .get()
+            .is_none_or(|queue| queue.capacity() == queue.max_capacity())
     }
 
     /// Cancels the turn running here and everything queued here; says whether a turn
