@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod otel;
 pub mod owner;
 pub mod retention;
+pub mod routes;
 pub mod security;
 pub mod serve;
 pub mod session;

@@ -6,6 +6,7 @@
 
 pub mod connection;
 mod rate;
+mod reader;
 pub mod tools;
 pub mod writer;
 

@@ -13,6 +13,9 @@
 //! Commands share one multiplexed connection; subscriptions use a second (RESP3
 //! pushes), re-subscribed by the connection manager after a reconnect.
 
+mod leases;
+mod pubsub;
+
 use std::{
     collections::{HashMap, HashSet},
     sync::{Arc, Mutex, MutexGuard},
@@ -20,10 +23,13 @@ use std::{
 };
 
 use async_trait::async_trait;
-use redis::{AsyncTypedCommands, PushInfo, PushKind, Script, Value, aio::ConnectionManager};
-use serde::{Deserialize, Serialize};
+use redis::{AsyncTypedCommands, Value, aio::ConnectionManager};
 use tokio::sync::mpsc;
 
+use self::{
+    leases::Leases,
+    pubsub::{Envelope, Subscribers, deliver, dispatch, resubscribe},
+};
 use super::{Bus, BusError, Control, Live, Subscriber, Subscription};
 
 /// Events kept per session stream (approximately: Redis trims in whole nodes).
@@ -43,16 +49,6 @@ fn unavailable(error: impl std::fmt::Display) -> BusError {
     BusError(error.to_string())
 }
 
-/// A control message on the wire.
-#[derive(Serialize, Deserialize)]
-struct Envelope {
-    session: String,
-    control: Control,
-}
-
-/// This server's subscribers, by session.
-type Subscribers = Arc<Mutex<HashMap<String, Vec<Subscriber>>>>;
-
 fn guard<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Every operation leaves the map consistent.
     mutex
@@ -67,11 +63,8 @@ pub struct RedisBus {
     /// Sessions followed here whose channel could not be subscribed yet.
     unsubscribed: Arc<Mutex<HashSet<String>>>,
     receiver: Mutex<Option<mpsc::UnboundedReceiver<(String, Control)>>>,
-    lease_ms: u64,
+    leases: Leases,
     presence_ms: u64,
-    take_lease: Script,
-    renew_lease: Script,
-    drop_lease: Script,
 }
 
 impl RedisBus {
@@ -132,128 +125,14 @@ impl RedisBus {
             subscribers,
             unsubscribed,
             receiver: Mutex::new(Some(receiver)),
-            lease_ms: millis(lease),
+            leases: Leases::new(millis(lease)),
             presence_ms: millis(grace).max(1000),
-            take_lease: Script::new(
-                "local v = redis.call('GET', KEYS[1]) \
-                 if v == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end \
-                 if not v then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1 end \
-                 return 0",
-            ),
-            renew_lease: Script::new(
-                "if redis.call('GET', KEYS[1]) == ARGV[1] then \
-                 return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end",
-            ),
-            drop_lease: Script::new(
-                "if redis.call('GET', KEYS[1]) == ARGV[1] then \
-                 return redis.call('DEL', KEYS[1]) else return 0 end",
-            ),
         })
     }
 
     fn deliver(&self, session: &str, live: &Live) {
         deliver(&self.subscribers, session, live);
     }
-}
-
-fn deliver(subscribers: &Subscribers, session: &str, live: &Live) {
-    let mut all = guard(subscribers);
-    if let Some(list) = all.get_mut(session) {
-        list.retain(|subscriber| subscriber.deliver(live));
-    }
-}
-
-/// Routes pub/sub pushes: events to this server's subscribers, control messages to
-/// the hub. Ends when the connection manager is dropped.
-async fn dispatch(
-    mut pushes: mpsc::UnboundedReceiver<PushInfo>,
-    subscribers: Subscribers,
-    controls: mpsc::UnboundedSender<(String, Control)>,
-) {
-    while let Some(push) = pushes.recv().await {
-        if push.kind != PushKind::Message {
-            continue;
-        }
-        let mut data = push.data.into_iter();
-        let (Some(channel), Some(payload)) = (data.next(), data.next()) else {
-            continue;
-        };
-        let (Ok(channel), Ok(payload)) = (
-            redis::from_redis_value::<String>(channel),
-            redis::from_redis_value::<String>(payload),
-        ) else {
-            continue;
-        };
-        if channel == CONTROL {
-            if let Ok(envelope) = serde_json::from_str::<Envelope>(&payload) {
-                let _ = controls.send((envelope.session, envelope.control));
-            }
-            continue;
-        }
-        let Some(session) = channel
-            .strip_prefix("toolstream:")
-            .and_then(|rest| rest.strip_suffix(":live"))
-        else {
-            continue;
-        };
-        if let Some(live) = parse_live(&payload) {
-            deliver(&subscribers, session, &live);
-        }
-    }
-}
-
-/// Keeps the subscription connection alive and subscribes, once a second, the
-/// channels that could not be subscribed (Redis was away). Ends when the bus is
-/// dropped.
-async fn resubscribe(
-    pubsub: ConnectionManager,
-    unsubscribed: Arc<Mutex<HashSet<String>>>,
-    subscribers: Subscribers,
-) {
-    loop {
-        tokio::time::sleep(Duration::from_secs(1)).await;
-        if Arc::strong_count(&unsubscribed) == 1 {
-            return;
-        }
-        // The subscription connection reconnects (and re-subscribes) only when used:
-        // a ping a second brings it back soon after Redis does.
-        let mut connection = pubsub.clone();
-        if redis::cmd("PING")
-            .query_async::<Value>(&mut connection)
-            .await
-            .is_err()
-        {
-            continue;
-        }
-        let pending: Vec<String> = guard(&unsubscribed).iter().cloned().collect();
-        for session in pending {
-            if !guard(&subscribers).contains_key(&session) {
-                guard(&unsubscribed).remove(&session);
-                continue;
-            }
-            let mut connection = pubsub.clone();
-            if connection.subscribe(key(&session, "live")).await.is_ok() {
-                guard(&unsubscribed).remove(&session);
-            } else {
-                break; // still away
-            }
-        }
-    }
-}
-
-/// `<seq> <e> <turn> <frame>`.
-fn parse_live(payload: &str) -> Option<Live> {
-    let mut parts = payload.splitn(4, ' ');
-    let seq = parts.next()?.parse().ok()?;
-    let terminal = parts.next()? == "1";
-    let turn = Arc::from(parts.next()?);
-    let frame = Arc::from(parts.next()?);
-    Some(Live {
-        seq,
-        turn,
-        terminal,
-        frame,
-    })
 }
 
 /// A stream entry (`id`, fields) as a live event.
@@ -393,41 +272,15 @@ impl Bus for RedisBus {
     }
 
     async fn try_lease(&self, session: &str, holder: &str) -> Result<bool, BusError> {
-        let mut connection = self.commands.clone();
-        let taken: i64 = self
-            .take_lease
-            .key(key(session, "lease"))
-            .arg(holder)
-            .arg(self.lease_ms)
-            .invoke_async(&mut connection)
-            .await
-            .map_err(unavailable)?;
-        Ok(taken == 1)
+        self.leases.take(&self.commands, session, holder).await
     }
 
     async fn renew_lease(&self, session: &str, holder: &str) -> Result<bool, BusError> {
-        let mut connection = self.commands.clone();
-        let renewed: i64 = self
-            .renew_lease
-            .key(key(session, "lease"))
-            .arg(holder)
-            .arg(self.lease_ms)
-            .invoke_async(&mut connection)
-            .await
-            .map_err(unavailable)?;
-        Ok(renewed == 1)
+        self.leases.renew(&self.commands, session, holder).await
     }
 
     async fn release_lease(&self, session: &str, holder: &str) -> Result<(), BusError> {
-        let mut connection = self.commands.clone();
-        let _: i64 = self
-            .drop_lease
-            .key(key(session, "lease"))
-            .arg(holder)
-            .invoke_async(&mut connection)
-            .await
-            .map_err(unavailable)?;
-        Ok(())
+        self.leases.release(&self.commands, session, holder).await
     }
 
     async fn leased(&self, session: &str) -> Result<bool, BusError> {
@@ -505,20 +358,5 @@ impl Bus for RedisBus {
             .await
             .map_err(unavailable)?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn live_payloads_round_trip() {
-        let live = parse_live(r#"12 1 t0a {"type":"complete","steps":5}"#).unwrap();
-        assert_eq!(live.seq, 12);
-        assert!(live.terminal);
-        assert_eq!(&*live.turn, "t0a");
-        assert_eq!(&*live.frame, r#"{"type":"complete","steps":5}"#);
-        assert!(parse_live("x 1 t {}").is_none());
     }
 }
