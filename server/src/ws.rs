@@ -5,6 +5,8 @@
 //! moves it to another session of the same owner.
 
 pub mod connection;
+mod current;
+mod outbound;
 mod rate;
 mod reader;
 pub mod tools;

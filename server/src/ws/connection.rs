@@ -2,33 +2,23 @@
 //! hub, follows its session's events (from any server) and hands them to the writer
 //! task, and pings a quiet peer. Turns run in sessions, never here.
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::{Message, WebSocket, close_code};
 use futures::{Stream, StreamExt};
-use protocol::{
-    ErrorCode, LlmDescriptor, PROTOCOL_VERSION, ServerEvent, ServerFrame, ToolDescriptor,
-};
 use tokio::sync::{OwnedSemaphorePermit, mpsc};
-use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::{
+    current::{Current, ready},
+    outbound::Outbound,
     rate::RateLimiter,
-    reader::Reader,
+    reader::{End, Reader},
     tools::descriptors,
-    writer::{Outgoing, write_frames},
+    writer::write_frames,
 };
 use crate::{
-    agent::SinkClosed,
-    limits::ClientConnection,
-    metrics::GaugeGuard,
-    owner::Owner,
-    session::{Follower, LiveSession, Watch, new_id},
-    state::AppState,
+    limits::ClientConnection, metrics::GaugeGuard, owner::Owner, session::new_id, state::AppState,
 };
 
 /// How long `ready` waits for required MCP servers that are still connecting (just
@@ -39,96 +29,6 @@ const READY_WAIT: Duration = Duration::from_secs(2);
 const OUTBOUND_CAPACITY: usize = 256;
 /// How long, after the last turn ended at shutdown, late events may still arrive.
 const DRAIN_QUIET: Duration = Duration::from_millis(50);
-
-/// Sends frames that belong to no turn (`ready`, errors about a frame): no `seq`.
-#[derive(Clone)]
-pub(super) struct Outbound {
-    pub(super) tx: mpsc::Sender<Outgoing>,
-}
-
-impl Outbound {
-    pub(super) async fn event(&self, event: ServerEvent) -> Result<(), SinkClosed> {
-        let frame = ServerFrame {
-            event,
-            turn_id: None,
-            seq: None,
-            ts_ms: Some(crate::clock::now_ms()),
-        };
-        let text = serde_json::to_string(&frame).map_err(|_| SinkClosed)?;
-        self.text(text).await
-    }
-
-    pub(super) async fn text(&self, text: impl Into<String>) -> Result<(), SinkClosed> {
-        let text: String = text.into();
-        self.tx
-            .send(Outgoing::Text(text.into()))
-            .await
-            .map_err(|_| SinkClosed)
-    }
-
-    pub(super) async fn error(
-        &self,
-        code: ErrorCode,
-        message: impl Into<String>,
-    ) -> Result<(), SinkClosed> {
-        self.event(ServerEvent::error_with_code(code, message))
-            .await
-    }
-
-    async fn close(&self, code: u16, reason: &'static str) {
-        let _ = self.tx.send(Outgoing::Close(code, reason)).await;
-    }
-}
-
-/// The session a connection is on, and how it follows it.
-pub(super) struct Current {
-    pub(super) session: Arc<LiveSession>,
-    pub(super) follower: Follower,
-    pub(super) taken_over: CancellationToken,
-    _watch: Watch,
-}
-
-impl Current {
-    pub(super) async fn open(
-        state: &AppState,
-        session: Arc<LiveSession>,
-        connection: &str,
-        after: u64,
-    ) -> Result<(Self, bool), crate::session::FollowError> {
-        let watch = Watch::new(session.clone());
-        let (follower, gap) = if after == 0 && session.summary().is_none() {
-            // A new session: nothing stored to replay (and no store to wait for).
-            (state.hub.follow_new(&session).await?, false)
-        } else {
-            state.hub.follow(&session, after).await?
-        };
-        if let Some(tail) = follower.tail() {
-            session.note(tail);
-        }
-        let taken_over = state.hub.attach(&session, connection).await;
-        Ok((
-            Self {
-                session,
-                follower,
-                taken_over,
-                _watch: watch,
-            },
-            gap,
-        ))
-    }
-}
-
-/// How a connection ended.
-pub(super) enum End {
-    /// The client closed, the socket broke, or the peer stopped answering pings.
-    Gone,
-    /// A frame was larger than the limit (close 1009).
-    TooBig,
-    /// Another connection resumed the session (close 4000).
-    TakenOver,
-    /// The server is shutting down (close 1001 once the turn in flight ends).
-    Shutdown,
-}
 
 /// Runs a connection until either side closes it. `slot` is its share of the
 /// connection limit and `client` its client address's (which also rates its frames),
@@ -262,26 +162,5 @@ async fn drain(state: &AppState, outbound: &Outbound, current: &mut Current) {
         if outbound.text(live.frame.as_ref()).await.is_err() {
             return;
         }
-    }
-}
-
-/// The `ready` event: protocol version, session, model, the tools available now and
-/// the conversation.
-pub(super) fn ready(
-    state: &AppState,
-    session: &LiveSession,
-    tools: Vec<ToolDescriptor>,
-) -> ServerEvent {
-    let info = state.hub.agent.llm().info();
-    ServerEvent::Ready {
-        protocol: PROTOCOL_VERSION,
-        session_id: session.id.clone(),
-        llm: LlmDescriptor {
-            provider: info.provider.clone(),
-            model: info.model.clone(),
-            label: info.label.clone(),
-        },
-        tools,
-        conversation: session.summary(),
     }
 }

@@ -10,7 +10,8 @@ use protocol::{ClientMessage, ErrorCode, ServerEvent};
 use tokio::sync::watch;
 
 use super::{
-    connection::{Current, End, Outbound, ready},
+    current::{Current, ready},
+    outbound::Outbound,
     rate::RateLimiter,
     tools::descriptors,
     writer::Outgoing,
@@ -23,6 +24,18 @@ use crate::{
     state::AppState,
     tools::ToolInfo,
 };
+
+/// How a connection ended.
+pub(super) enum End {
+    /// The client closed, the socket broke, or the peer stopped answering pings.
+    Gone,
+    /// A frame was larger than the limit (close 1009).
+    TooBig,
+    /// Another connection resumed the session (close 4000).
+    TakenOver,
+    /// The server is shutting down (close 1001 once the turn in flight ends).
+    Shutdown,
+}
 
 /// The reading side of a connection and what it needs to act on frames.
 pub(super) struct Reader<'a, R> {
