@@ -4,7 +4,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use futures::{SinkExt, StreamExt};
 use protocol::{ErrorCode, ServerEvent, ServerFrame};
-use server::{Application, Settings, llm::Llm};
+use server::{Application, Settings, llm::Llm, state::AppState};
 use tokio::net::TcpStream;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, tungstenite::Message};
 use tokio_util::sync::CancellationToken;
@@ -14,6 +14,8 @@ pub const EVENT_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct TestApp {
     pub address: SocketAddr,
+    /// The running server's state, to look at what it holds.
+    pub state: AppState,
     stop: CancellationToken,
     running: Option<tokio::task::JoinHandle<()>>,
 }
@@ -60,6 +62,7 @@ async fn spawn(configure: impl FnOnce(&mut Settings), llm: Option<Arc<dyn Llm>>)
     }
     .expect("application builds");
     let address = application.address();
+    let state = application.state().clone();
     let stop = CancellationToken::new();
     let signal = stop.clone();
     let running = tokio::spawn(async move {
@@ -70,6 +73,7 @@ async fn spawn(configure: impl FnOnce(&mut Settings), llm: Option<Arc<dyn Llm>>)
     });
     TestApp {
         address,
+        state,
         stop,
         running: Some(running),
     }

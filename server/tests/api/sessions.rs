@@ -1,6 +1,7 @@
 //! Sessions cost nothing once their peer is gone: a silent peer is dropped after the
 //! ping deadline and its session enters its grace period; `MAX_SESSIONS` bounds what
-//! the server holds; at shutdown, queued messages are answered `cancelled`.
+//! the server holds; at shutdown, queued messages are answered `cancelled`; an idle
+//! connection's session runs no task.
 
 use std::{sync::Arc, time::Duration};
 
@@ -10,7 +11,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::{
     fixtures::{SlowCalculator, StagedLlm, ToolboxProcess},
-    helpers::{EVENT_TIMEOUT, kinds, spawn_app_with, spawn_app_with_llm},
+    helpers::{EVENT_TIMEOUT, kinds, spawn_app, spawn_app_with, spawn_app_with_llm},
 };
 
 #[tokio::test]
@@ -52,6 +53,33 @@ async fn a_peer_that_stops_answering_pings_is_dropped_and_its_session_expires() 
     let events = alive.turn("Suma 1 y 1").await;
     assert_eq!(events.last().map(ServerEvent::kind), Some("complete"));
     drop(silent);
+}
+
+/// A session's queue and worker task come with its first message: the session of a
+/// connection that never sends one costs no task (BENCHMARKS.md, idle connections).
+#[tokio::test]
+async fn a_session_starts_its_worker_with_its_first_message() {
+    let app = spawn_app().await;
+    let tasks = || app.state.hub.tasks.len();
+    let before = tasks();
+    let mut client = app.connect().await;
+    let _idle = app.connect().await;
+    assert_eq!(app.state.hub.len(), 2);
+    assert_eq!(tasks(), before, "idle connections' sessions run no task");
+    let events = client.turn("Suma 2 y 2").await;
+    assert_eq!(events.last().map(ServerEvent::kind), Some("complete"));
+    assert_eq!(
+        tasks(),
+        before + 1,
+        "the first message started its session's worker"
+    );
+    let events = client.turn("Multiplica 3 por 4").await;
+    assert_eq!(events.last().map(ServerEvent::kind), Some("complete"));
+    assert_eq!(
+        tasks(),
+        before + 1,
+        "one worker per session, for all its messages"
+    );
 }
 
 #[tokio::test]
