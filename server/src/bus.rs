@@ -10,7 +10,7 @@ pub mod local;
 pub mod redis;
 
 use std::sync::{
-    Arc,
+    Arc, Mutex, MutexGuard,
     atomic::{AtomicBool, Ordering},
 };
 
@@ -71,6 +71,14 @@ impl Subscription {
     pub fn lagged(&self) -> bool {
         self.lagged.load(Ordering::Relaxed)
     }
+}
+
+/// Locks one of a bus's maps of subscribers, leases or channels, which every operation
+/// leaves consistent (a panic cannot tear them).
+fn guard<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A subscriber as a bus keeps it.

@@ -1,14 +1,11 @@
 //! The bus of a single process: subscribers, leases and control messages in memory.
 
-use std::{
-    collections::HashMap,
-    sync::{Mutex, MutexGuard},
-};
+use std::{collections::HashMap, sync::Mutex};
 
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
-use super::{Bus, BusError, Control, Live, Subscriber, Subscription};
+use super::{Bus, BusError, Control, Live, Subscriber, Subscription, guard};
 
 pub struct LocalBus {
     subscribers: Mutex<HashMap<String, Vec<Subscriber>>>,
@@ -27,13 +24,6 @@ impl Default for LocalBus {
             receiver: Mutex::new(Some(receiver)),
         }
     }
-}
-
-/// Locks a map that every operation leaves consistent.
-fn guard<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[async_trait]

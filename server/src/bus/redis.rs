@@ -18,7 +18,7 @@ mod pubsub;
 
 use std::{
     collections::{HashMap, HashSet},
-    sync::{Arc, Mutex, MutexGuard},
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
@@ -30,7 +30,7 @@ use self::{
     leases::Leases,
     pubsub::{Envelope, Subscribers, deliver, dispatch, resubscribe},
 };
-use super::{Bus, BusError, Control, Live, Subscriber, Subscription};
+use super::{Bus, BusError, Control, Live, Subscriber, Subscription, guard};
 
 /// Events kept per session stream (approximately: Redis trims in whole nodes).
 const STREAM_MAX_LEN: usize = 4096;
@@ -47,13 +47,6 @@ fn key(session: &str, part: &str) -> String {
 
 fn unavailable(error: impl std::fmt::Display) -> BusError {
     BusError(error.to_string())
-}
-
-fn guard<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Every operation leaves the map consistent.
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 pub struct RedisBus {

@@ -44,16 +44,7 @@ impl Leases {
         session: &str,
         holder: &str,
     ) -> Result<bool, BusError> {
-        let mut connection = commands.clone();
-        let taken: i64 = self
-            .take
-            .key(key(session, "lease"))
-            .arg(holder)
-            .arg(self.ttl_ms)
-            .invoke_async(&mut connection)
-            .await
-            .map_err(unavailable)?;
-        Ok(taken == 1)
+        Ok(self.run(&self.take, commands, session, holder).await? == 1)
     }
 
     /// Extends `holder`'s lease; false when it has lost it.
@@ -63,16 +54,7 @@ impl Leases {
         session: &str,
         holder: &str,
     ) -> Result<bool, BusError> {
-        let mut connection = commands.clone();
-        let renewed: i64 = self
-            .renew
-            .key(key(session, "lease"))
-            .arg(holder)
-            .arg(self.ttl_ms)
-            .invoke_async(&mut connection)
-            .await
-            .map_err(unavailable)?;
-        Ok(renewed == 1)
+        Ok(self.run(&self.renew, commands, session, holder).await? == 1)
     }
 
     /// Lets `holder`'s lease go (nothing when another holds it).
@@ -82,14 +64,26 @@ impl Leases {
         session: &str,
         holder: &str,
     ) -> Result<(), BusError> {
+        self.run(&self.release, commands, session, holder).await?;
+        Ok(())
+    }
+
+    /// Runs one of the scripts on the session's lease key with the holder and the time
+    /// to live (which `release` does not read).
+    async fn run(
+        &self,
+        script: &Script,
+        commands: &ConnectionManager,
+        session: &str,
+        holder: &str,
+    ) -> Result<i64, BusError> {
         let mut connection = commands.clone();
-        let _: i64 = self
-            .release
+        script
             .key(key(session, "lease"))
             .arg(holder)
+            .arg(self.ttl_ms)
             .invoke_async(&mut connection)
             .await
-            .map_err(unavailable)?;
-        Ok(())
+            .map_err(unavailable)
     }
 }

@@ -12,8 +12,8 @@ use redis::{PushInfo, PushKind, Value, aio::ConnectionManager};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-use super::{CONTROL, guard, key};
-use crate::bus::{Control, Live, Subscriber};
+use super::{CONTROL, key};
+use crate::bus::{Control, Live, Subscriber, guard};
 
 /// A control message on the wire.
 #[derive(Serialize, Deserialize)]
