@@ -16,18 +16,7 @@ pub fn precompress(root: &Path) -> Result<usize> {
     let mut files = Vec::new();
     collect(root, &mut files)?;
     // One thread per file: the WASM dominates, and its brotli pass takes a second or two.
-    std::thread::scope(|scope| {
-        let jobs: Vec<_> = files
-            .iter()
-            .map(|file| scope.spawn(move || compress_file(file)))
-            .collect();
-        jobs.into_iter()
-            .map(|job| {
-                job.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect::<Result<Vec<()>>>()
-    })?;
+    crate::parallel::for_each(&files, |file| compress_file(file))?;
     Ok(files.len())
 }
 

@@ -26,6 +26,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{SiteConfig, profile_dir};
 use crate::error::{Error, Result};
+use crate::parallel;
 use crate::process::Cmd;
 use crate::tools::Tools;
 
@@ -196,18 +197,7 @@ pub fn package(config: &SiteConfig, tools: &Tools, pkg_dir: &Path) -> Result<()>
     std::fs::rename(&bindgen_wasm, &wasm).map_err(Error::io("rename", &bindgen_wasm))?;
     modules.insert(0, wasm);
     // One wasm-opt per module at once, as cargo-leptos runs them.
-    std::thread::scope(|scope| {
-        let jobs: Vec<_> = modules
-            .iter()
-            .map(|module| scope.spawn(move || wasm_opt(tools, module).run()))
-            .collect();
-        jobs.into_iter()
-            .map(|job| {
-                job.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect::<Result<Vec<()>>>()
-    })?;
+    parallel::for_each(&modules, |module| wasm_opt(tools, module).run())?;
     if config.js_minify {
         minify_js(tools, &pkg_dir.join(format!("{name}.js"))).run()?;
     }

@@ -10,6 +10,7 @@ pub mod compress;
 pub mod config;
 pub mod error;
 pub mod front;
+pub mod parallel;
 pub mod process;
 pub mod server;
 pub mod site;
